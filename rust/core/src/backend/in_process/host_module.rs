@@ -1,0 +1,114 @@
+//! Host functions as ES modules: `import * as m from "math"` gets one export
+//! per function registered under "math". Values cross as JSON text, the same
+//! contract the micro-VM backend has, so host functions behave alike on
+//! every backend.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rquickjs::module::{Declarations, Exports, ModuleDef};
+use rquickjs::prelude::Rest;
+use rquickjs::{Array, Ctx, Exception, Function, JsLifetime, Object, Result as JsResult, Value};
+
+use super::values::HOST_ERROR_ID;
+use crate::backend::LoadSpec;
+use crate::error::HostCause;
+use crate::sandbox::HostFunction;
+
+/// What a host function raised, kept host-side until the call ends so an
+/// uncaught one can be returned with the guest error that it caused.
+#[derive(Default)]
+pub(super) struct HostErrors {
+    next_id: AtomicU32,
+    causes: Mutex<HashMap<u32, HostCause>>,
+}
+
+impl HostErrors {
+    fn keep(&self, cause: HostCause) -> u32 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.causes.lock().unwrap_or_else(|e| e.into_inner()).insert(id, cause);
+        id
+    }
+
+    pub(super) fn take(&self, id: u32) -> Option<HostCause> {
+        self.causes.lock().unwrap_or_else(|e| e.into_inner()).remove(&id)
+    }
+
+    pub(super) fn clear(&self) {
+        let mut causes = self.causes.lock().unwrap_or_else(|e| e.into_inner());
+        if !causes.is_empty() {
+            causes.clear();
+        }
+    }
+}
+
+/// Runtime userdata the module definition reads its functions from.
+pub(super) struct HostBindings {
+    pub spec: Arc<LoadSpec>,
+    pub errors: Arc<HostErrors>,
+}
+
+// SAFETY: holds no JavaScript values, so it lives as long as it likes.
+unsafe impl<'js> JsLifetime<'js> for HostBindings {
+    type Changed<'to> = HostBindings;
+}
+
+pub(super) struct HostModule;
+
+fn module_name(module: &rquickjs::Module<'_>) -> JsResult<String> {
+    module.name::<String>()
+}
+
+impl ModuleDef for HostModule {
+    fn declare<'js>(decl: &Declarations<'js>) -> JsResult<()> {
+        let name = module_name(decl.module())?;
+        let ctx = decl.module().ctx();
+        let bindings = ctx.userdata::<HostBindings>().expect("host bindings are installed with the engine");
+        let Some(functions) = bindings.spec.host_modules.get(&name) else {
+            return Err(Exception::throw_reference(ctx, &format!("no host module named {name:?}")));
+        };
+        for function in functions.keys() {
+            decl.declare(function.as_str())?;
+        }
+        Ok(())
+    }
+
+    fn evaluate<'js>(ctx: &Ctx<'js>, exports: &Exports<'js>) -> JsResult<()> {
+        let name = module_name(exports.module())?;
+        let bindings = ctx.userdata::<HostBindings>().expect("host bindings are installed with the engine");
+        let Some(functions) = bindings.spec.host_modules.get(&name) else {
+            return Err(Exception::throw_reference(ctx, &format!("no host module named {name:?}")));
+        };
+        for (function_name, function) in functions {
+            let js = host_function(ctx, function.clone(), bindings.errors.clone())?;
+            exports.export(function_name.as_str(), js)?;
+        }
+        Ok(())
+    }
+}
+
+fn host_function<'js>(ctx: &Ctx<'js>, function: HostFunction, errors: Arc<HostErrors>) -> JsResult<Function<'js>> {
+    Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> JsResult<Value<'js>> {
+        let array = Array::new(ctx.clone())?;
+        for (i, arg) in args.0.into_iter().enumerate() {
+            array.set(i, arg)?;
+        }
+        let args_json = match ctx.json_stringify(array)? {
+            Some(text) => text.to_string()?,
+            None => "[]".to_owned(),
+        };
+        match function(&args_json) {
+            Ok(result_json) => ctx.json_parse(result_json),
+            Err(failure) => {
+                let error = Exception::from_message(ctx.clone(), &failure.message)?;
+                let object: &Object<'js> = error.as_object();
+                object.set("name", "HostError")?;
+                if let Some(cause) = failure.cause {
+                    object.set(HOST_ERROR_ID, errors.keep(cause))?;
+                }
+                Err(ctx.throw(error.into_value()))
+            }
+        }
+    })
+}

@@ -1,0 +1,160 @@
+//! The one kill path shared by every backend.
+//!
+//! All the state lives in a single atomic word: a call sequence number and
+//! two bits, "a call is running" and "that call was killed". Putting the
+//! sequence number in the same word is what makes a late kill harmless: a
+//! monitor that fires just as its call returns compares-and-swaps against
+//! *its* call's number and cannot touch the next call. Killing is one CAS,
+//! so it never waits on a lock, a runtime or the GIL.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+const RUNNING: u64 = 1;
+const KILLED: u64 = 2;
+const FLAGS: u64 = RUNNING | KILLED;
+const SEQ_STEP: u64 = 4;
+
+#[derive(Debug)]
+pub(crate) struct CallState {
+    word: AtomicU64,
+    /// The SIGINT count when the running call started, or `NOT_WATCHING`.
+    sigint_mark: AtomicU64,
+}
+
+const NOT_WATCHING: u64 = u64::MAX;
+
+impl Default for CallState {
+    fn default() -> Self {
+        Self { word: AtomicU64::new(0), sigint_mark: AtomicU64::new(NOT_WATCHING) }
+    }
+}
+
+/// Identifies one call on one sandbox, so a kill aimed at it cannot land on
+/// a later call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CallId(u64);
+
+impl CallState {
+    /// Marks a new call as running. Only the holder of the sandbox's lock
+    /// calls this, so there is never more than one call per state.
+    pub(crate) fn begin(&self) -> CallId {
+        let seq = (self.word.load(Ordering::Acquire) & !FLAGS).wrapping_add(SEQ_STEP);
+        self.word.store(seq | RUNNING, Ordering::Release);
+        CallId(seq)
+    }
+
+    /// Marks the call finished; returns whether it was killed.
+    pub(crate) fn end(&self) -> bool {
+        self.sigint_mark.store(NOT_WATCHING, Ordering::Relaxed);
+        self.word.fetch_and(!FLAGS, Ordering::AcqRel) & KILLED != 0
+    }
+
+    /// Makes the running call end on the next Ctrl-C.
+    pub(crate) fn watch_sigint(&self) {
+        self.sigint_mark.store(crate::sigint::count(), Ordering::Relaxed);
+    }
+
+    /// Whether a Ctrl-C arrived during the watched call.
+    pub(crate) fn sigint_arrived(&self) -> bool {
+        let mark = self.sigint_mark.load(Ordering::Relaxed);
+        mark != NOT_WATCHING && crate::sigint::count() != mark
+    }
+
+    /// Polled by the engines while they run guest code.
+    pub(crate) fn should_stop(&self) -> bool {
+        if self.is_killed() {
+            return true;
+        }
+        self.sigint_arrived() && self.kill_current()
+    }
+
+    pub(crate) fn is_killed(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & KILLED != 0
+    }
+
+    /// Kills `call` if it is still the running call.
+    pub(crate) fn kill_call(&self, call: CallId) -> bool {
+        self.kill_where(|word| word & !FLAGS == call.0)
+    }
+
+    /// Kills whatever call is running.
+    pub(crate) fn kill_current(&self) -> bool {
+        self.kill_where(|_| true)
+    }
+
+    fn kill_where(&self, is_target: impl Fn(u64) -> bool) -> bool {
+        let mut word = self.word.load(Ordering::Acquire);
+        loop {
+            if word & RUNNING == 0 || !is_target(word) {
+                return false;
+            }
+            if word & KILLED != 0 {
+                return true;
+            }
+            match self.word.compare_exchange_weak(
+                word,
+                word | KILLED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => word = now,
+            }
+        }
+    }
+}
+
+/// Ends the handler a sandbox is running, from any thread.
+///
+/// It stays valid across `restore()` and `unload()`: it belongs to the
+/// sandbox, not to one engine instance.
+#[derive(Debug, Clone)]
+pub struct InterruptHandle {
+    pub(crate) state: Arc<CallState>,
+}
+
+impl InterruptHandle {
+    pub(crate) fn new() -> Self {
+        Self { state: Arc::new(CallState::default()) }
+    }
+
+    /// Kills the running call. Returns `false` when no call was running, in
+    /// which case nothing happens: a kill never carries over to a later call.
+    pub fn kill(&self) -> bool {
+        self.state.kill_current()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.state.word.load(Ordering::Relaxed) & RUNNING != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kill_without_a_call_is_a_no_op() {
+        let s = CallState::default();
+        assert!(!s.kill_current());
+        let id = s.begin();
+        assert!(!s.is_killed());
+        assert!(!s.end());
+        assert!(!s.kill_call(id));
+    }
+
+    #[test]
+    fn a_late_kill_cannot_reach_the_next_call() {
+        let s = CallState::default();
+        let first = s.begin();
+        assert!(!s.end());
+        let second = s.begin();
+        assert!(!s.kill_call(first));
+        assert!(!s.is_killed());
+        assert!(s.kill_call(second));
+        assert!(s.is_killed());
+        assert!(s.end());
+        assert!(!s.is_killed());
+    }
+}

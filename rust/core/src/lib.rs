@@ -1,0 +1,29 @@
+//! The engine room of hyperlight-js for Python, with no Python in it.
+//!
+//! A handler runs inside a sandbox that moves through the same lifecycle as
+//! the hyperlight-js crate (`SandboxBuilder` → [`ProtoJSSandbox`] →
+//! [`JSSandbox`] → [`LoadedJSSandbox`]). What actually executes the
+//! JavaScript is a [`backend`]; everything above it — the lifecycle, the
+//! poisoning rules, the [`monitor`] orchestration and the kill path — is
+//! shared, so every backend is stopped the same way: a monitor completes and
+//! the sandbox's [`InterruptHandle`] is told to `kill()`.
+//!
+//! The PyO3 crate is a thin layer over this one; keeping Python out of here
+//! means the whole kill path can be tested with `cargo test` and can never
+//! need the GIL.
+
+pub mod backend;
+mod error;
+mod interrupt;
+pub mod monitor;
+pub mod sandbox;
+mod script;
+pub mod sigint;
+mod stack;
+
+pub use error::{Error, GuestFailure, HostCallError, HostCause, MonitorError, Result};
+pub use interrupt::InterruptHandle;
+pub use sandbox::{
+    HostFunction, JSSandbox, LoadedJSSandbox, PrintFn, ProtoJSSandbox, SandboxBuilder, Snapshot,
+};
+pub use script::Script;

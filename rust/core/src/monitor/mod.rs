@@ -1,0 +1,50 @@
+//! Execution monitors: watchers that end a handler which runs too long.
+//!
+//! The design follows hyperlight-js. A monitor is split in two phases:
+//! [`ExecutionMonitor::get_monitor`] runs synchronously on the thread that is
+//! about to run the guest (so it can capture that thread's CPU clock), and the
+//! future it returns runs on one shared tokio runtime. The future staying
+//! pending means "all is well"; the future completing means "terminate".
+//! Monitors never kill anything themselves: the orchestration owns the single
+//! kill path, so there is exactly one place that decides, counts and logs a
+//! termination.
+//!
+//! Several monitors are raced with OR semantics through the sealed
+//! [`MonitorSet`]: a single monitor, a tuple of up to five, or a
+//! [`MonitorList`] of any length (what the Python binding builds from a
+//! Python tuple). If any of them fails to start, the handler does not run:
+//! an unmonitored run is never the fallback.
+
+#[cfg(feature = "monitor-cpu-time")]
+mod cpu_time;
+mod execution_monitor;
+pub mod metrics;
+mod monitor_set;
+pub(crate) mod orchestrate;
+pub(crate) mod runtime;
+#[cfg(feature = "monitor-wall-clock")]
+mod wall_clock;
+
+#[cfg(feature = "monitor-cpu-time")]
+pub use cpu_time::{cpu_clock_support, CpuTimeMonitor};
+pub use execution_monitor::ExecutionMonitor;
+pub use monitor_set::{MonitorList, MonitorSet, Race, Winner};
+pub use runtime::{monitor_thread_count, THREADS_ENV};
+#[cfg(feature = "monitor-wall-clock")]
+pub use wall_clock::WallClockMonitor;
+
+use std::time::Duration;
+
+/// Waits without blocking the shared runtime; what monitors use instead of
+/// naming tokio.
+pub async fn sleep(duration: Duration) {
+    tokio::time::sleep(duration).await
+}
+
+/// Checks a limit given by a caller: finite and strictly positive.
+pub(crate) fn positive_duration(what: &str, value: Duration) -> Result<Duration, crate::Error> {
+    if value.is_zero() {
+        return Err(crate::Error::InvalidArgument(format!("{what} must be greater than zero")));
+    }
+    Ok(value)
+}

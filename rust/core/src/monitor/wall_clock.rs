@@ -1,0 +1,35 @@
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use super::{positive_duration, ExecutionMonitor};
+use crate::MonitorError;
+
+/// Ends a call once it has run for `timeout` of real time, whatever it was
+/// doing: computing, or waiting in a host function.
+#[derive(Debug, Clone)]
+pub struct WallClockMonitor {
+    timeout: Duration,
+}
+
+impl WallClockMonitor {
+    pub fn new(timeout: Duration) -> crate::Result<Self> {
+        Ok(Self { timeout: positive_duration("wall-clock timeout", timeout)? })
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+impl ExecutionMonitor for WallClockMonitor {
+    fn get_monitor(&self) -> Result<impl Future<Output = ()> + Send + 'static, MonitorError> {
+        // The deadline is fixed here, before the guest starts, so time spent
+        // getting the task onto the runtime counts against the call.
+        let deadline = Instant::now() + self.timeout;
+        Ok(async move { tokio::time::sleep_until(deadline.into()).await })
+    }
+
+    fn name(&self) -> &str {
+        "wall-clock"
+    }
+}

@@ -1,0 +1,52 @@
+use super::{PrintFn, ProtoJSSandbox, SandboxConfig};
+use crate::error::{Error, Result};
+
+/// Default guest heap: QuickJS's memory limit.
+pub const DEFAULT_HEAP_SIZE: usize = 64 * 1024 * 1024;
+/// Default guest stack: QuickJS's recursion limit (never more than the
+/// calling thread really has).
+pub const DEFAULT_SCRATCH_SIZE: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct SandboxBuilder {
+    config: SandboxConfig,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SandboxBuilder {
+    pub fn new() -> Self {
+        Self { config: SandboxConfig { heap_size: DEFAULT_HEAP_SIZE, stack_size: DEFAULT_SCRATCH_SIZE, print: None } }
+    }
+
+    pub fn with_guest_heap_size(mut self, bytes: usize) -> Result<Self> {
+        self.config.heap_size = positive("guest heap size", bytes)?;
+        Ok(self)
+    }
+
+    pub fn with_guest_scratch_size(mut self, bytes: usize) -> Result<Self> {
+        self.config.stack_size = positive("guest scratch size", bytes)?;
+        Ok(self)
+    }
+
+    /// Where `console.log` and `print` go. Without one, guest output is dropped.
+    pub fn with_host_print_fn(mut self, print: PrintFn) -> Self {
+        self.config.print = Some(print);
+        self
+    }
+
+    pub fn build(self) -> Result<ProtoJSSandbox> {
+        Ok(ProtoJSSandbox::new(self.config))
+    }
+}
+
+fn positive(what: &str, bytes: usize) -> Result<usize> {
+    if bytes == 0 {
+        return Err(Error::InvalidArgument(format!("{what} must be greater than zero")));
+    }
+    Ok(bytes)
+}

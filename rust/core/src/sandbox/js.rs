@@ -1,0 +1,82 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{next_sandbox_id, HostFunction, LoadedJSSandbox, SandboxConfig};
+use crate::backend::{self, LoadSpec};
+use crate::error::{Error, Result};
+use crate::interrupt::InterruptHandle;
+use crate::Script;
+
+/// A sandbox with its host functions, collecting handlers.
+pub struct JSSandbox {
+    pub(super) config: SandboxConfig,
+    pub(super) host_modules: BTreeMap<String, BTreeMap<String, HostFunction>>,
+    pub(super) handlers: BTreeMap<String, Script>,
+    pub(super) interrupt: InterruptHandle,
+    pub(super) id: u64,
+}
+
+impl JSSandbox {
+    pub(super) fn new(config: SandboxConfig, host_modules: BTreeMap<String, BTreeMap<String, HostFunction>>) -> Self {
+        Self { config, host_modules, handlers: BTreeMap::new(), interrupt: InterruptHandle::new(), id: next_sandbox_id() }
+    }
+
+    pub fn add_handler(&mut self, name: &str, script: Script) -> Result<()> {
+        if name.is_empty() {
+            return Err(Error::InvalidArgument("handler name must not be empty".into()));
+        }
+        if self.handlers.contains_key(name) {
+            return Err(Error::InvalidArgument(format!(
+                "a handler named {name:?} is already added; remove_handler() it first"
+            )));
+        }
+        self.handlers.insert(name.to_owned(), script);
+        Ok(())
+    }
+
+    pub fn remove_handler(&mut self, name: &str) -> Result<()> {
+        self.handlers.remove(name).map(|_| ()).ok_or_else(|| Error::HandlerNotFound(name.to_owned()))
+    }
+
+    pub fn clear_handlers(&mut self) {
+        self.handlers.clear();
+    }
+
+    pub fn handler_names(&self) -> impl Iterator<Item = &str> {
+        self.handlers.keys().map(String::as_str)
+    }
+
+    /// Builds the engine and evaluates every handler. On failure (a script
+    /// that does not compile, throws at top level or has no `handler`) this
+    /// sandbox is left as it was.
+    pub fn get_loaded_sandbox(&self) -> Result<LoadedJSSandbox> {
+        let spec = Arc::new(LoadSpec {
+            heap_size: self.config.heap_size,
+            stack_size: self.config.stack_size,
+            print: self.config.print.clone(),
+            host_modules: self.host_modules.clone(),
+            handlers: self.handlers.clone(),
+            imported_sources: Default::default(),
+        });
+        // Loading runs guest code (module top level), so it can be killed
+        // through the interrupt handle like any call.
+        self.interrupt.state.begin();
+        let backend = backend::load(spec, &self.interrupt);
+        let killed = self.interrupt.state.end();
+        let backend = match backend {
+            Err(_) if killed => return Err(Error::Cancelled { monitor: None, by_signal: false }),
+            other => other?,
+        };
+        Ok(LoadedJSSandbox::new(backend, self.clone_parts()))
+    }
+
+    fn clone_parts(&self) -> JSSandbox {
+        JSSandbox {
+            config: self.config.clone(),
+            host_modules: self.host_modules.clone(),
+            handlers: self.handlers.clone(),
+            interrupt: self.interrupt.clone(),
+            id: self.id,
+        }
+    }
+}

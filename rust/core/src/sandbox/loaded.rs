@@ -1,0 +1,157 @@
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::JSSandbox;
+use crate::backend::{Backend, BackendSnapshot};
+use crate::error::{Error, Result};
+use crate::interrupt::InterruptHandle;
+use crate::monitor::orchestrate;
+use crate::monitor::MonitorSet;
+
+/// A sandbox whose handlers are loaded and can be called.
+///
+/// After a call is terminated (by a monitor, the interrupt handle or
+/// Ctrl-C), runs out of heap, or hits an internal error, the sandbox is
+/// *poisoned* and refuses calls until [`restore`](Self::restore). Any other
+/// failure (a JavaScript exception, a bad event, a result JSON cannot hold)
+/// leaves it usable.
+pub struct LoadedJSSandbox {
+    backend: Box<dyn Backend>,
+    unloaded: JSSandbox,
+    poisoned: Arc<AtomicBool>,
+}
+
+/// A sandbox's state to return to; only the sandbox that took it accepts it.
+#[derive(Clone)]
+pub struct Snapshot {
+    sandbox_id: u64,
+    data: BackendSnapshot,
+}
+
+/// Per-call settings beyond the handler and event.
+#[derive(Default)]
+pub struct CallOptions<'a> {
+    /// Run the JavaScript GC after the call (default: yes, as hyperlight-js).
+    pub gc: Option<bool>,
+    /// Race these monitors against the call.
+    pub monitor: Option<&'a dyn MonitorSet>,
+    /// End the call on Ctrl-C (for calls on the host's main thread).
+    pub interrupt_on_sigint: bool,
+}
+
+impl LoadedJSSandbox {
+    pub(super) fn new(backend: Box<dyn Backend>, unloaded: JSSandbox) -> Self {
+        Self { backend, unloaded, poisoned: Arc::new(AtomicBool::new(false)) }
+    }
+
+    pub fn handle_event(&mut self, name: &str, event_json: &str, gc: Option<bool>) -> Result<String> {
+        self.call(name, event_json, &CallOptions { gc, ..Default::default() })
+    }
+
+    pub fn handle_event_with_monitor<M: MonitorSet>(
+        &mut self,
+        name: &str,
+        event_json: &str,
+        monitor: &M,
+        gc: Option<bool>,
+    ) -> Result<String> {
+        self.call(name, event_json, &CallOptions { gc, monitor: Some(monitor), ..Default::default() })
+    }
+
+    pub fn call(&mut self, name: &str, event_json: &str, options: &CallOptions<'_>) -> Result<String> {
+        if self.poisoned() {
+            return Err(Error::Poisoned);
+        }
+        if name.is_empty() {
+            return Err(Error::InvalidArgument("handler name must not be empty".into()));
+        }
+        if !self.backend.has_handler(name) {
+            return Err(Error::HandlerNotFound(name.to_owned()));
+        }
+        // Fail closed: every monitor starts, on this thread, before the
+        // guest does, or the guest does not run at all.
+        let race = match options.monitor {
+            Some(monitor) => {
+                orchestrate::runtime_ready()?;
+                Some(monitor.start_race()?)
+            }
+            None => None,
+        };
+        let state = &self.unloaded.interrupt.state;
+        let call = state.begin();
+        if options.interrupt_on_sigint {
+            state.watch_sigint();
+        }
+        let watch = match race.map(|race| orchestrate::watch(race, state.clone(), call)).transpose() {
+            Ok(watch) => watch,
+            Err(e) => {
+                state.end();
+                return Err(e.into());
+            }
+        };
+        let backend = &mut self.backend;
+        let outcome = catch_unwind(AssertUnwindSafe(|| backend.call(name, event_json, options.gc.unwrap_or(true))))
+            .unwrap_or_else(|panic| Err(Error::Internal(panic_message(&*panic))));
+        let winner = watch.and_then(orchestrate::Watch::finish);
+        let by_signal = state.sigint_arrived();
+        let killed = state.end();
+        let outcome = if killed {
+            Err(Error::Cancelled { monitor: winner.map(|w| w.name), by_signal })
+        } else {
+            outcome
+        };
+        if matches!(&outcome, Err(e) if e.poisons()) {
+            self.poisoned.store(true, Ordering::Release);
+        }
+        outcome
+    }
+
+    pub fn snapshot(&mut self) -> Result<Snapshot> {
+        if self.poisoned() {
+            return Err(Error::Poisoned);
+        }
+        Ok(Snapshot { sandbox_id: self.unloaded.id, data: self.backend.snapshot()? })
+    }
+
+    /// Returns to `snapshot` and clears the poison. A failed restore leaves
+    /// the sandbox as it was.
+    pub fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        if snapshot.sandbox_id != self.unloaded.id {
+            return Err(Error::Snapshot("this snapshot was taken from a different sandbox".into()));
+        }
+        self.backend.restore(&snapshot.data)?;
+        self.poisoned.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    pub fn poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Shared view of the poison flag, readable while a call runs.
+    pub fn poison_flag(&self) -> Arc<AtomicBool> {
+        self.poisoned.clone()
+    }
+
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        self.unloaded.interrupt.clone()
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// Drops the engine and returns the sandbox to the handler-editing stage.
+    pub fn unload(self) -> JSSandbox {
+        self.unloaded
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with no message".into())
+}

@@ -1,0 +1,142 @@
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyperlight_js_core::monitor::{metrics, CpuTimeMonitor, ExecutionMonitor, MonitorList, WallClockMonitor};
+use hyperlight_js_core::{Error, HostCallError, LoadedJSSandbox, MonitorError, SandboxBuilder, Script};
+
+fn loaded_with_sleep_host(handler: &str, side_effects: Arc<AtomicUsize>) -> LoadedJSSandbox {
+    let mut proto = SandboxBuilder::new().build().unwrap();
+    proto
+        .register("host", "sleep", Arc::new(|args: &str| {
+            let ms: u64 = args.trim_matches(['[', ']']).parse().map_err(|_| HostCallError::new("bad ms"))?;
+            std::thread::sleep(Duration::from_millis(ms));
+            Ok("null".into())
+        }))
+        .unwrap();
+    proto
+        .register("host", "effect", Arc::new(move |_: &str| {
+            side_effects.fetch_add(1, Ordering::SeqCst);
+            Ok("null".into())
+        }))
+        .unwrap();
+    let mut sandbox = proto.load_runtime().unwrap();
+    sandbox.add_handler("h", Script::from_content(handler, None).unwrap()).unwrap();
+    sandbox.get_loaded_sandbox().unwrap()
+}
+
+fn cancelled_by(result: Result<String, Error>) -> Option<String> {
+    match result {
+        Err(Error::Cancelled { monitor, .. }) => monitor,
+        other => panic!("expected a cancellation, got {other:?}"),
+    }
+}
+
+const SPIN: &str = "import * as host from 'host'; function handler(e) { if (e.sleep) { host.sleep(e.sleep); return 'slept' } while (true) {} }";
+
+#[test]
+fn wall_clock_ends_a_tight_loop_and_counts_it() {
+    let mut s = loaded_with_sleep_host(SPIN, Default::default());
+    let before = metrics::monitor_terminations().get("wall-clock").copied().unwrap_or(0);
+    let started = Instant::now();
+    let r = s.handle_event_with_monitor("h", "{}", &WallClockMonitor::new(Duration::from_millis(50)).unwrap(), None);
+    assert_eq!(cancelled_by(r).as_deref(), Some("wall-clock"));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(s.poisoned());
+    assert!(metrics::monitor_terminations()["wall-clock"] > before);
+}
+
+#[test]
+fn cpu_time_ignores_sleeping_host_calls_but_wall_clock_does_not() {
+    let mut s = loaded_with_sleep_host(SPIN, Default::default());
+    let cpu = CpuTimeMonitor::new(Duration::from_millis(50)).unwrap();
+    assert_eq!(s.handle_event_with_monitor("h", r#"{"sleep":300}"#, &cpu, None).unwrap(), r#""slept""#);
+    let pair = (WallClockMonitor::new(Duration::from_millis(100)).unwrap(), cpu.clone());
+    assert_eq!(cancelled_by(s.handle_event_with_monitor("h", r#"{"sleep":2000}"#, &pair, None)).as_deref(), Some("wall-clock"));
+}
+
+#[test]
+fn the_earliest_limit_wins_in_a_tuple() {
+    let mut s = loaded_with_sleep_host(SPIN, Default::default());
+    let snap = s.snapshot().unwrap();
+    let pair = (WallClockMonitor::new(Duration::from_secs(10)).unwrap(), CpuTimeMonitor::new(Duration::from_millis(40)).unwrap());
+    assert_eq!(cancelled_by(s.handle_event_with_monitor("h", "{}", &pair, None)).as_deref(), Some("cpu-time"));
+    s.restore(&snap).unwrap();
+    let mut list = MonitorList::new();
+    list.push(CpuTimeMonitor::new(Duration::from_secs(10)).unwrap());
+    list.push(WallClockMonitor::new(Duration::from_millis(30)).unwrap());
+    assert_eq!(cancelled_by(s.handle_event_with_monitor("h", "{}", &list, None)).as_deref(), Some("wall-clock"));
+}
+
+struct FailsToStart;
+
+impl ExecutionMonitor for FailsToStart {
+    fn get_monitor(&self) -> Result<impl Future<Output = ()> + Send + 'static, MonitorError> {
+        Err::<std::future::Pending<()>, _>(MonitorError { monitor: "broken".into(), reason: "no clock".into() })
+    }
+
+    fn name(&self) -> &str {
+        "broken"
+    }
+}
+
+#[test]
+fn a_monitor_that_cannot_start_means_the_handler_never_runs() {
+    let effects = Arc::new(AtomicUsize::new(0));
+    let mut s = loaded_with_sleep_host("import * as host from 'host'; function handler() { host.effect(); return 1 }", effects.clone());
+    let set = (WallClockMonitor::new(Duration::from_secs(1)).unwrap(), FailsToStart);
+    assert!(matches!(s.handle_event_with_monitor("h", "{}", &set, None), Err(Error::MonitorStart(_))));
+    assert!(matches!(s.handle_event_with_monitor("h", "{}", &MonitorList::new(), None), Err(Error::MonitorStart(_))));
+    assert_eq!(effects.load(Ordering::SeqCst), 0);
+    assert!(!s.poisoned());
+    assert_eq!(s.handle_event_with_monitor("h", "{}", &WallClockMonitor::new(Duration::from_secs(1)).unwrap(), None).unwrap(), "1");
+    assert_eq!(effects.load(Ordering::SeqCst), 1);
+}
+
+/// A custom monitor written against the public trait, using `monitor::sleep`.
+struct AfterPolls(u32);
+
+impl ExecutionMonitor for AfterPolls {
+    fn get_monitor(&self) -> Result<impl Future<Output = ()> + Send + 'static, MonitorError> {
+        let polls = self.0;
+        Ok(async move {
+            for _ in 0..polls {
+                hyperlight_js_core::monitor::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    }
+
+    fn name(&self) -> &str {
+        "after-polls"
+    }
+}
+
+#[test]
+fn custom_monitors_compose_with_built_in_ones() {
+    let mut s = loaded_with_sleep_host(SPIN, Default::default());
+    let set = (WallClockMonitor::new(Duration::from_secs(5)).unwrap(), CpuTimeMonitor::new(Duration::from_secs(5)).unwrap(), AfterPolls(4));
+    assert_eq!(cancelled_by(s.handle_event_with_monitor("h", "{}", &set, None)).as_deref(), Some("after-polls"));
+}
+
+#[test]
+fn parallel_sandboxes_are_each_monitored() {
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let mut s = loaded_with_sleep_host(SPIN, Default::default());
+                let set = (WallClockMonitor::new(Duration::from_millis(300)).unwrap(), CpuTimeMonitor::new(Duration::from_millis(60)).unwrap());
+                cancelled_by(s.handle_event_with_monitor("h", "{}", &set, None))
+            })
+        })
+        .collect();
+    for t in threads {
+        assert!(t.join().unwrap().is_some());
+    }
+}
+
+#[test]
+fn limits_must_be_positive() {
+    assert!(WallClockMonitor::new(Duration::ZERO).is_err());
+    assert!(CpuTimeMonitor::new(Duration::ZERO).is_err());
+}
