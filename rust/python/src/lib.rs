@@ -1,1 +1,31 @@
+//! `hyperlight_js._native`: the PyO3 face of `hyperlight-js-core`.
+//!
+//! Deliberately thin: conversions, exceptions, and releasing the GIL while a
+//! guest runs. The ergonomics (builders, JSON conversion, Python monitors,
+//! asyncio) live in the `hyperlight_js` Python package.
+
+mod errors;
+mod host;
+mod monitors;
+mod sandbox;
+
 use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<sandbox::Script>()?;
+    m.add_class::<sandbox::ProtoJSSandbox>()?;
+    m.add_class::<sandbox::JSSandbox>()?;
+    m.add_class::<sandbox::LoadedJSSandbox>()?;
+    m.add_class::<sandbox::Snapshot>()?;
+    m.add_class::<sandbox::InterruptHandle>()?;
+    m.add_class::<monitors::WallClockMonitor>()?;
+    m.add_class::<monitors::CpuTimeMonitor>()?;
+    m.add_class::<monitors::MonitorSignal>()?;
+    m.add_function(wrap_pyfunction!(monitors::monitor_terminations, m)?)?;
+    m.add_function(wrap_pyfunction!(monitors::monitor_thread_count, m)?)?;
+    m.add_function(wrap_pyfunction!(monitors::cpu_clock_support, m)?)?;
+    m.add("MONITOR_THREADS_ENV", hyperlight_js_core::monitor::THREADS_ENV)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,72 @@
+"""Run untrusted JavaScript handlers from Python, in a sandbox, under
+execution monitors that end a runaway handler and leave the host unharmed.
+
+    from hyperlight_js import SandboxBuilder, WallClockMonitor, CpuTimeMonitor
+
+    sandbox = SandboxBuilder().build().load_runtime()
+    sandbox.add_handler("greet", "function handler(e) { return `hello ${e.name}` }")
+    loaded = sandbox.get_loaded_sandbox()
+    snapshot = loaded.snapshot()
+    loaded.call_handler("greet", {"name": "world"}, wall_clock_timeout=1, cpu_timeout=0.1)
+"""
+
+from __future__ import annotations
+
+from . import metrics, monitor
+from ._native import __version__
+from .errors import (
+    ExecutionCancelled,
+    GuestError,
+    GuestOutOfMemoryError,
+    HandlerLoadError,
+    HandlerNotFoundError,
+    HyperlightError,
+    InternalError,
+    InvalidEventError,
+    MonitorStartError,
+    ResultNotSerializableError,
+    SandboxBusyError,
+    SandboxConsumedError,
+    SandboxPoisonedError,
+    SnapshotError,
+)
+from .monitor import CpuTimeMonitor, ExecutionMonitor, WallClockMonitor
+from .sandbox import (
+    InterruptHandle,
+    JSSandbox,
+    LoadedJSSandbox,
+    ProtoJSSandbox,
+    SandboxBuilder,
+    Script,
+    Snapshot,
+)
+
+__all__ = [
+    "__version__",
+    "metrics",
+    "monitor",
+    "SandboxBuilder",
+    "ProtoJSSandbox",
+    "JSSandbox",
+    "LoadedJSSandbox",
+    "Script",
+    "Snapshot",
+    "InterruptHandle",
+    "ExecutionMonitor",
+    "WallClockMonitor",
+    "CpuTimeMonitor",
+    "HyperlightError",
+    "GuestError",
+    "HandlerLoadError",
+    "ExecutionCancelled",
+    "SandboxPoisonedError",
+    "SandboxBusyError",
+    "SandboxConsumedError",
+    "MonitorStartError",
+    "HandlerNotFoundError",
+    "InvalidEventError",
+    "ResultNotSerializableError",
+    "GuestOutOfMemoryError",
+    "SnapshotError",
+    "InternalError",
+]

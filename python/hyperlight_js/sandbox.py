@@ -1,0 +1,282 @@
+"""The sandbox lifecycle: ``SandboxBuilder`` → ``ProtoJSSandbox`` →
+``JSSandbox`` → ``LoadedJSSandbox``, with the names of the hyperlight-js
+Rust API.
+
+The native classes do the work; these wrappers add JSON conversion for
+host functions and ``call_handler``, monitors written in Python, Ctrl-C on
+the main thread, logging, and asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any, Union
+
+from . import _native
+from ._bridge import StartedMonitors, flatten
+from .errors import ExecutionCancelled, InvalidEventError
+from .monitor import CpuTimeMonitor, Monitor, MonitorSpec, Seconds, WallClockMonitor
+
+__all__ = ["SandboxBuilder", "ProtoJSSandbox", "JSSandbox", "LoadedJSSandbox", "Script", "Snapshot", "InterruptHandle"]
+
+Script = _native.Script
+Snapshot = _native.Snapshot
+InterruptHandle = _native.InterruptHandle
+
+DEFAULT_HEAP_SIZE = 64 * 1024 * 1024
+DEFAULT_SCRATCH_SIZE = 1024 * 1024
+
+_log = logging.getLogger("hyperlight_js.monitor")
+_MAIN_THREAD_ID = threading.main_thread().ident
+
+
+def _print_line(line: str) -> None:
+    print(line)
+
+
+def _positive_size(value: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int number of bytes, not {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{what} must be greater than zero, got {value}")
+    return value
+
+
+def _watch_sigint() -> bool:
+    """Ctrl-C should end the handler: we are on the main thread and Python's
+    default SIGINT handling is in place (never override a host's choice)."""
+    return threading.get_ident() == _MAIN_THREAD_ID and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class SandboxBuilder:
+    """Configures a sandbox. Methods return the builder, so they chain."""
+
+    def __init__(self) -> None:
+        self._heap_size = DEFAULT_HEAP_SIZE
+        self._scratch_size = DEFAULT_SCRATCH_SIZE
+        self._print: Callable[[str], object] | None = _print_line
+
+    def with_guest_heap_size(self, size: int) -> SandboxBuilder:
+        """The guest's heap limit in bytes (default 64 MiB)."""
+        self._heap_size = _positive_size(size, "guest heap size")
+        return self
+
+    def with_guest_scratch_size(self, size: int) -> SandboxBuilder:
+        """The guest's stack limit in bytes (default 1 MiB; never more than
+        the calling thread really has left)."""
+        self._scratch_size = _positive_size(size, "guest scratch size")
+        return self
+
+    def with_host_print_fn(self, print_fn: Callable[[str], object] | None) -> SandboxBuilder:
+        """Receives each ``console.log``/``print`` line (arguments joined by
+        spaces, no trailing newline). The default prints to ``sys.stdout``;
+        ``None`` discards guest output."""
+        if print_fn is not None and not callable(print_fn):
+            raise TypeError("print_fn must be callable or None")
+        self._print = print_fn
+        return self
+
+    def build(self) -> ProtoJSSandbox:
+        return ProtoJSSandbox(_native.ProtoJSSandbox(self._heap_size, self._scratch_size, self._print))
+
+
+class ProtoJSSandbox:
+    """A sandbox collecting host functions."""
+
+    __slots__ = ("_native",)
+
+    def __init__(self, native: _native.ProtoJSSandbox) -> None:
+        self._native = native
+
+    def register(self, module: str, name: str, fn: Callable[..., Any]) -> None:
+        """Make ``fn`` importable by handlers: ``import * as m from "module"``
+        then ``m.name(...)``. Arguments and the return value travel as JSON.
+        If ``fn`` raises, the handler sees a catchable ``HostError``; left
+        uncaught, it surfaces as :class:`GuestError` with the Python exception
+        as ``__cause__``."""
+        if not callable(fn):
+            raise TypeError("fn must be callable")
+
+        def adapter(args_json: str) -> str:
+            return json.dumps(fn(*json.loads(args_json)), allow_nan=False)
+
+        self._native.register(module, name, adapter)
+
+    def load_runtime(self) -> JSSandbox:
+        return JSSandbox(self._native.load_runtime())
+
+
+class JSSandbox:
+    """A sandbox with its host functions, collecting handlers."""
+
+    __slots__ = ("_native",)
+
+    def __init__(self, native: _native.JSSandbox) -> None:
+        self._native = native
+
+    def add_handler(self, name: str, script: Union[_native.Script, str]) -> None:
+        """Add an ES module that defines ``function handler(event)`` (exported
+        or not). A ``str`` is the module's source."""
+        if isinstance(script, str):
+            script = _native.Script.from_content(script)
+        self._native.add_handler(name, script)
+
+    def remove_handler(self, name: str) -> None:
+        self._native.remove_handler(name)
+
+    def clear_handlers(self) -> None:
+        self._native.clear_handlers()
+
+    @property
+    def handler_names(self) -> list[str]:
+        return self._native.handler_names()
+
+    def get_loaded_sandbox(self) -> LoadedJSSandbox:
+        return LoadedJSSandbox(self._native.get_loaded_sandbox())
+
+
+def _compose(
+    wall_clock_timeout: Seconds | None, cpu_timeout: Seconds | None, monitor: MonitorSpec | None
+) -> list[Monitor]:
+    monitors: list[Monitor] = []
+    if wall_clock_timeout is not None:
+        monitors.append(WallClockMonitor(wall_clock_timeout))
+    if cpu_timeout is not None:
+        monitors.append(CpuTimeMonitor(cpu_timeout))
+    if monitor is not None:
+        monitors.extend(flatten(monitor))
+    return monitors
+
+
+class LoadedJSSandbox:
+    """A sandbox whose handlers can be called.
+
+    Calls on one sandbox never overlap (a second one raises
+    :class:`SandboxBusyError`); different sandboxes run in parallel, with the
+    GIL released while JavaScript runs. After a terminated call the sandbox
+    is poisoned until :meth:`restore`.
+    """
+
+    __slots__ = ("_native",)
+
+    def __init__(self, native: _native.LoadedJSSandbox) -> None:
+        self._native = native
+
+    def handle_event(self, name: str, event_json: str, gc: bool | None = None) -> str:
+        """Call handler ``name`` with an event given as JSON text; returns the
+        result as JSON text. ``gc`` (default True) runs the JS GC afterwards."""
+        return self._native.call(name, event_json, gc, None, _watch_sigint())
+
+    def handle_event_with_monitor(
+        self, name: str, event_json: str, monitor: MonitorSpec, gc: bool | None = None
+    ) -> str:
+        """Like :meth:`handle_event`, raced against ``monitor`` (one monitor or
+        a tuple; nested tuples are flattened). The first monitor to complete
+        terminates the handler: :class:`ExecutionCancelled` names it."""
+        return self._run(name, event_json, gc, flatten(monitor))
+
+    def call_handler(
+        self,
+        name: str,
+        event: Any = None,
+        *,
+        wall_clock_timeout: Seconds | None = None,
+        cpu_timeout: Seconds | None = None,
+        monitor: MonitorSpec | None = None,
+        gc: bool | None = None,
+    ) -> Any:
+        """Call handler ``name`` with a Python value as the event and return
+        the result as a Python value (both through JSON). Limits compose:
+        each given one is raced with the others."""
+        try:
+            event_json = json.dumps(event, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidEventError(f"the event cannot be sent as JSON: {exc}") from exc
+        monitors = _compose(wall_clock_timeout, cpu_timeout, monitor)
+        return json.loads(self._run(name, event_json, gc, monitors))
+
+    async def call_handler_async(
+        self,
+        name: str,
+        event: Any = None,
+        *,
+        wall_clock_timeout: Seconds | None = None,
+        cpu_timeout: Seconds | None = None,
+        monitor: MonitorSpec | None = None,
+        gc: bool | None = None,
+    ) -> Any:
+        """:meth:`call_handler` for asyncio hosts: the handler runs in the
+        loop's default executor, so the loop keeps running. Cancelling the
+        awaiting task kills the handler (the sandbox is then poisoned)."""
+        call = functools.partial(
+            self.call_handler,
+            name,
+            event,
+            wall_clock_timeout=wall_clock_timeout,
+            cpu_timeout=cpu_timeout,
+            monitor=monitor,
+            gc=gc,
+        )
+        future = asyncio.get_running_loop().run_in_executor(None, call)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            self._native.interrupt_handle().kill()
+            raise
+
+    def _run(self, name: str, event_json: str, gc: bool | None, monitors: list[Monitor]) -> str:
+        if not monitors:
+            return self._native.call(name, event_json, gc, None, _watch_sigint())
+        with StartedMonitors(monitors) as started:
+            try:
+                return self._native.call(name, event_json, gc, started.natives, _watch_sigint())
+            except ExecutionCancelled as cancelled:
+                if cancelled.monitor is not None:
+                    _log.warning(
+                        "handler %r terminated by the %r monitor",
+                        name,
+                        cancelled.monitor,
+                        extra={"triggered_by": cancelled.monitor, "handler": name},
+                    )
+                    cause = started.failure_of(cancelled)
+                    if cause is not None:
+                        raise ExecutionCancelled(
+                            f"{cancelled.message} (it raised {type(cause).__name__}: {cause})",
+                            monitor=cancelled.monitor,
+                        ) from cause
+                raise
+
+    def snapshot(self) -> _native.Snapshot:
+        """The sandbox's state to :meth:`restore` later. The in-process
+        backend captures the freshly loaded state only, so it refuses once a
+        handler has run (until the next restore)."""
+        return self._native.snapshot()
+
+    def restore(self, snapshot: _native.Snapshot) -> None:
+        """Return to ``snapshot`` and clear the poison."""
+        self._native.restore(snapshot)
+
+    @property
+    def poisoned(self) -> bool:
+        return self._native.poisoned
+
+    @property
+    def backend(self) -> str:
+        """Which engine runs the handlers (``"in-process"``)."""
+        return self._native.backend
+
+    def interrupt_handle(self) -> _native.InterruptHandle:
+        """A handle whose ``kill()`` ends the running handler from any thread."""
+        return self._native.interrupt_handle()
+
+    def unload(self) -> JSSandbox:
+        """Drop the engine and go back to editing handlers."""
+        return JSSandbox(self._native.unload())
+
+

@@ -1,0 +1,159 @@
+//! Monitors as Python objects.
+//!
+//! The two built-in monitors are the core's. A monitor written in Python is
+//! represented here by a [`MonitorSignal`]: the Python package runs the
+//! monitor's awaitable on its own asyncio loop and calls `fire()` when it
+//! completes. The tokio side only waits on the signal, so no runtime worker
+//! ever waits for the GIL and the kill path stays GIL-free.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyperlight_js_core::monitor::{self, ExecutionMonitor, MonitorList, MonitorSet};
+use hyperlight_js_core::MonitorError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use tokio::sync::Notify;
+
+fn duration(what: &str, seconds: f64) -> PyResult<Duration> {
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return Err(PyValueError::new_err(format!("{what} must be a finite number of seconds greater than zero, got {seconds}")));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
+}
+
+#[pyclass(frozen, module = "hyperlight_js._native")]
+pub struct WallClockMonitor(monitor::WallClockMonitor);
+
+#[pymethods]
+impl WallClockMonitor {
+    #[new]
+    fn new(timeout: f64) -> PyResult<Self> {
+        let limit = duration("wall-clock timeout", timeout)?;
+        Ok(Self(monitor::WallClockMonitor::new(limit).map_err(|e| PyValueError::new_err(e.to_string()))?))
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    #[getter]
+    fn timeout(&self) -> f64 {
+        self.0.timeout().as_secs_f64()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("WallClockMonitor({}s)", self.timeout())
+    }
+}
+
+#[pyclass(frozen, module = "hyperlight_js._native")]
+pub struct CpuTimeMonitor(monitor::CpuTimeMonitor);
+
+#[pymethods]
+impl CpuTimeMonitor {
+    #[new]
+    fn new(budget: f64) -> PyResult<Self> {
+        let limit = duration("CPU-time budget", budget)?;
+        Ok(Self(monitor::CpuTimeMonitor::new(limit).map_err(|e| PyValueError::new_err(e.to_string()))?))
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    #[getter]
+    fn budget(&self) -> f64 {
+        self.0.budget().as_secs_f64()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("CpuTimeMonitor({}s)", self.budget())
+    }
+}
+
+/// Completion of one Python monitor's awaitable, for one call.
+#[pyclass(frozen, module = "hyperlight_js._native")]
+pub struct MonitorSignal {
+    name: String,
+    fired: Arc<Notify>,
+}
+
+#[pymethods]
+impl MonitorSignal {
+    #[new]
+    fn new(name: String) -> PyResult<Self> {
+        if name.is_empty() {
+            return Err(PyValueError::new_err("a monitor's name must be a non-empty string"));
+        }
+        Ok(Self { name, fired: Arc::new(Notify::new()) })
+    }
+
+    /// Marks the monitor as completed: the call it watches is terminated.
+    fn fire(&self) {
+        // notify_one keeps a permit if the race is not waiting yet.
+        self.fired.notify_one();
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+struct SignalMonitor {
+    name: String,
+    fired: Arc<Notify>,
+}
+
+impl ExecutionMonitor for SignalMonitor {
+    fn get_monitor(&self) -> Result<impl Future<Output = ()> + Send + 'static, MonitorError> {
+        let fired = self.fired.clone();
+        Ok(async move { fired.notified().await })
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Builds the race from a flat list of native monitors and signals.
+pub(crate) fn monitor_list(monitors: &[Bound<'_, PyAny>]) -> PyResult<MonitorList> {
+    let mut list = MonitorList::new();
+    for item in monitors {
+        if let Ok(m) = item.cast::<WallClockMonitor>() {
+            list.push(m.get().0.clone());
+        } else if let Ok(m) = item.cast::<CpuTimeMonitor>() {
+            list.push(m.get().0.clone());
+        } else if let Ok(s) = item.cast::<MonitorSignal>() {
+            let s = s.get();
+            list.push(SignalMonitor { name: s.name.clone(), fired: s.fired.clone() });
+        } else {
+            return Err(PyTypeError::new_err(format!("not a monitor: {}", item.repr()?)));
+        }
+    }
+    if list.is_empty() {
+        return Err(PyValueError::new_err("at least one monitor is required"));
+    }
+    Ok(list)
+}
+
+#[pyfunction]
+pub fn monitor_terminations() -> BTreeMap<String, u64> {
+    monitor::metrics::monitor_terminations()
+}
+
+#[pyfunction]
+pub fn monitor_thread_count() -> Option<usize> {
+    monitor::monitor_thread_count()
+}
+
+/// The OS API behind `CpuTimeMonitor` here; raises if there is none.
+#[pyfunction]
+pub fn cpu_clock_support() -> PyResult<&'static str> {
+    monitor::cpu_clock_support().map_err(pyo3::exceptions::PyOSError::new_err)
+}

@@ -1,0 +1,245 @@
+//! The lifecycle classes. Each wraps its core object in a mutex holding an
+//! `Option`: `None` once the object was consumed by the next stage, and a
+//! held lock means a call is running, which is how a concurrent call (or a
+//! host function calling back into its own sandbox) gets a clear error
+//! instead of a deadlock.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+
+use hyperlight_js_core as core;
+use hyperlight_js_core::sandbox::CallOptions;
+use hyperlight_js_core::{Error, SandboxBuilder};
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+use crate::errors::{consumed, to_py};
+use crate::host::host_function;
+use crate::monitors::monitor_list;
+
+/// Locks a stage without blocking: a held lock means a call is running.
+fn lock<'a, T>(py: Python<'_>, cell: &'a Mutex<Option<T>>) -> PyResult<MutexGuard<'a, Option<T>>> {
+    match cell.try_lock() {
+        Ok(guard) => Ok(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Ok(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => Err(to_py(py, Error::Busy)),
+    }
+}
+
+fn live<'a, T>(py: Python<'_>, guard: &'a mut MutexGuard<'_, Option<T>>, what: &str, by: &str) -> PyResult<&'a mut T> {
+    guard.as_mut().ok_or_else(|| consumed(py, what, by))
+}
+
+#[pyclass(frozen, module = "hyperlight_js._native")]
+pub struct Script(core::Script);
+
+#[pymethods]
+impl Script {
+    /// A handler given as source text. `base_dir` allows relative imports
+    /// from (and only from) that directory.
+    #[staticmethod]
+    #[pyo3(signature = (source, base_dir=None))]
+    fn from_content(py: Python<'_>, source: &str, base_dir: Option<PathBuf>) -> PyResult<Self> {
+        core::Script::from_content(source, base_dir.as_deref()).map(Self).map_err(|e| to_py(py, e))
+    }
+
+    /// A handler read from a file now. Relative imports resolve next to it
+    /// and may not leave `root` (default: the file's directory).
+    #[staticmethod]
+    #[pyo3(signature = (path, root=None))]
+    fn from_file(py: Python<'_>, path: PathBuf, root: Option<PathBuf>) -> PyResult<Self> {
+        core::Script::from_file(&path, root.as_deref()).map(Self).map_err(|e| to_py(py, e))
+    }
+
+    #[getter]
+    fn source(&self) -> &str {
+        self.0.source()
+    }
+}
+
+#[pyclass(frozen, module = "hyperlight_js._native")]
+pub struct ProtoJSSandbox(Mutex<Option<core::ProtoJSSandbox>>);
+
+#[pymethods]
+impl ProtoJSSandbox {
+    #[new]
+    #[pyo3(signature = (heap_size, scratch_size, print_fn=None))]
+    fn new(py: Python<'_>, heap_size: usize, scratch_size: usize, print_fn: Option<Py<PyAny>>) -> PyResult<Self> {
+        let build = || -> core::Result<core::ProtoJSSandbox> {
+            let mut builder = SandboxBuilder::new().with_guest_heap_size(heap_size)?.with_guest_scratch_size(scratch_size)?;
+            if let Some(sink) = print_fn {
+                builder = builder.with_host_print_fn(crate::host::print_fn(sink));
+            }
+            builder.build()
+        };
+        build().map(|p| Self(Mutex::new(Some(p)))).map_err(|e| to_py(py, e))
+    }
+
+    /// `adapter(args_json: str) -> str` becomes `module.name` in the guest.
+    fn register(&self, py: Python<'_>, module: &str, name: &str, adapter: Py<PyAny>) -> PyResult<()> {
+        let mut guard = lock(py, &self.0)?;
+        let proto = live(py, &mut guard, "ProtoJSSandbox", "load_runtime")?;
+        proto.register(module, name, host_function(adapter)).map_err(|e| to_py(py, e))
+    }
+
+    fn load_runtime(&self, py: Python<'_>) -> PyResult<JSSandbox> {
+        let mut guard = lock(py, &self.0)?;
+        let proto = guard.take().ok_or_else(|| consumed(py, "ProtoJSSandbox", "load_runtime"))?;
+        let sandbox = proto.load_runtime().map_err(|e| to_py(py, e))?;
+        Ok(JSSandbox(Mutex::new(Some(sandbox))))
+    }
+}
+
+#[pyclass(frozen, module = "hyperlight_js._native")]
+pub struct JSSandbox(Mutex<Option<core::JSSandbox>>);
+
+#[pymethods]
+impl JSSandbox {
+    fn add_handler(&self, py: Python<'_>, name: &str, script: &Script) -> PyResult<()> {
+        let mut guard = lock(py, &self.0)?;
+        live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?
+            .add_handler(name, script.0.clone())
+            .map_err(|e| to_py(py, e))
+    }
+
+    fn remove_handler(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let mut guard = lock(py, &self.0)?;
+        live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?.remove_handler(name).map_err(|e| to_py(py, e))
+    }
+
+    fn clear_handlers(&self, py: Python<'_>) -> PyResult<()> {
+        let mut guard = lock(py, &self.0)?;
+        live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?.clear_handlers();
+        Ok(())
+    }
+
+    fn handler_names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let mut guard = lock(py, &self.0)?;
+        Ok(live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?.handler_names().map(str::to_owned).collect())
+    }
+
+    /// Evaluates the handlers (their top level runs, GIL released). On
+    /// failure this sandbox stays usable.
+    fn get_loaded_sandbox(&self, py: Python<'_>) -> PyResult<LoadedJSSandbox> {
+        let mut guard = lock(py, &self.0)?;
+        let sandbox = live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?;
+        let sandbox_ref: &core::JSSandbox = sandbox;
+        let loaded = py.detach(|| sandbox_ref.get_loaded_sandbox()).map_err(|e| to_py(py, e))?;
+        guard.take();
+        Ok(LoadedJSSandbox::new(loaded))
+    }
+}
+
+#[pyclass(frozen, module = "hyperlight_js._native")]
+pub struct LoadedJSSandbox {
+    inner: Mutex<Option<core::LoadedJSSandbox>>,
+    // Readable while a call holds the lock.
+    poisoned: Arc<AtomicBool>,
+    interrupt: core::InterruptHandle,
+    backend: &'static str,
+}
+
+impl LoadedJSSandbox {
+    fn new(loaded: core::LoadedJSSandbox) -> Self {
+        Self {
+            poisoned: loaded.poison_flag(),
+            interrupt: loaded.interrupt_handle(),
+            backend: loaded.backend_name(),
+            inner: Mutex::new(Some(loaded)),
+        }
+    }
+}
+
+#[pymethods]
+impl LoadedJSSandbox {
+    /// Runs handler `name` on `event_json` with the GIL released.
+    /// `monitors` is a flat list of native monitors and signals, raced.
+    /// `sigint`: end the call on Ctrl-C (the caller is the main thread).
+    #[pyo3(signature = (name, event_json, gc=None, monitors=None, sigint=false))]
+    fn call(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        event_json: &Bound<'_, PyString>,
+        gc: Option<bool>,
+        monitors: Option<Vec<Bound<'_, PyAny>>>,
+        sigint: bool,
+    ) -> PyResult<String> {
+        let event_json = event_json
+            .to_str()
+            .map_err(|e| to_py(py, Error::InvalidEvent(format!("the event text cannot be encoded as UTF-8 ({e})"))))?;
+        let list = monitors.as_deref().map(monitor_list).transpose()?;
+        let mut guard = lock(py, &self.inner)?;
+        let sandbox = live(py, &mut guard, "LoadedJSSandbox", "unload")?;
+        let interrupt_on_sigint = sigint && core::sigint::install().is_ok();
+        let options = CallOptions {
+            gc,
+            monitor: list.as_ref().map(|l| l as &dyn core::monitor::MonitorSet),
+            interrupt_on_sigint,
+        };
+        let result = py.detach(|| sandbox.call(name, event_json, &options));
+        drop(guard);
+        match result {
+            Ok(json) => Ok(json),
+            Err(Error::Cancelled { by_signal: true, .. }) => {
+                // Let Python's own SIGINT handler speak (KeyboardInterrupt).
+                py.check_signals()?;
+                Err(to_py(py, Error::Cancelled { monitor: None, by_signal: true }))
+            }
+            Err(e) => Err(to_py(py, e)),
+        }
+    }
+
+    fn snapshot(&self, py: Python<'_>) -> PyResult<Snapshot> {
+        let mut guard = lock(py, &self.inner)?;
+        let sandbox = live(py, &mut guard, "LoadedJSSandbox", "unload")?;
+        sandbox.snapshot().map(Snapshot).map_err(|e| to_py(py, e))
+    }
+
+    fn restore(&self, py: Python<'_>, snapshot: &Snapshot) -> PyResult<()> {
+        let mut guard = lock(py, &self.inner)?;
+        let sandbox = live(py, &mut guard, "LoadedJSSandbox", "unload")?;
+        py.detach(|| sandbox.restore(&snapshot.0)).map_err(|e| to_py(py, e))
+    }
+
+    #[getter]
+    fn poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    #[getter]
+    fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle(self.interrupt.clone())
+    }
+
+    fn unload(&self, py: Python<'_>) -> PyResult<JSSandbox> {
+        let mut guard = lock(py, &self.inner)?;
+        let sandbox = guard.take().ok_or_else(|| consumed(py, "LoadedJSSandbox", "unload"))?;
+        Ok(JSSandbox(Mutex::new(Some(sandbox.unload()))))
+    }
+}
+
+#[pyclass(frozen, module = "hyperlight_js._native")]
+pub struct Snapshot(core::Snapshot);
+
+#[pyclass(frozen, module = "hyperlight_js._native")]
+pub struct InterruptHandle(core::InterruptHandle);
+
+#[pymethods]
+impl InterruptHandle {
+    /// Ends the running handler; `False` if none was running. Never blocks
+    /// and never needs the GIL, so it is safe from any thread.
+    fn kill(&self) -> bool {
+        self.0.kill()
+    }
+
+    #[getter]
+    fn running(&self) -> bool {
+        self.0.is_running()
+    }
+}
