@@ -1,0 +1,53 @@
+"""How far past a 50 ms limit a spinning handler runs before it is ended.
+
+Wall-clock overshoot is real time from the call to the exception, minus the
+limit; CPU-time overshoot is CPU used by the calling thread, minus the
+budget. Each kill poisons the sandbox, so every sample restores the snapshot
+taken right after loading.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from hyperlight_js import CpuTimeMonitor, ExecutionCancelled, LoadedJSSandbox, WallClockMonitor
+
+SPIN = "function handler(e) { while (true) {} }"
+LIMIT_S = 0.050
+
+CLOCKS: dict[str, Callable[[], float]] = {"wall-clock": time.perf_counter, "cpu-time": time.thread_time}
+MONITORS: dict[str, Callable[[float], WallClockMonitor | CpuTimeMonitor]] = {
+    "wall-clock": WallClockMonitor,
+    "cpu-time": CpuTimeMonitor,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MONITORS))
+def test_overshoot(
+    kind: str,
+    benchmark: BenchmarkFixture,
+    loaded: Callable[..., LoadedJSSandbox],
+    samples: int,
+    record_percentiles: Callable[[Sequence[float]], object],
+) -> None:
+    sandbox = loaded(spin=SPIN)
+    snapshot = sandbox.snapshot()
+    limit, clock = MONITORS[kind](LIMIT_S), CLOCKS[kind]
+
+    def collect() -> list[float]:
+        overshoots: list[float] = []
+        for _ in range(samples):
+            start = clock()
+            with pytest.raises(ExecutionCancelled) as cancelled:
+                sandbox.handle_event_with_monitor("spin", "{}", limit)
+            overshoots.append(clock() - start - LIMIT_S)
+            assert cancelled.value.monitor == kind
+            sandbox.restore(snapshot)
+        return overshoots
+
+    benchmark.group = "overshoot"
+    record_percentiles(benchmark.pedantic(collect, rounds=1, iterations=1))

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds everything and runs every test: the Rust core's cargo tests, mypy
+# --strict on the package and tests, the pytest suite, and each benchmark
+# once (smoke mode, so benchmarks cannot rot).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== cargo test (core crate)"
+cargo test --quiet -p hyperlight-js-core
+
+echo "== mypy --strict"
+.venv/bin/mypy
+
+echo "== pytest"
+.venv/bin/python -m pytest tests -q
+
+echo "== benchmarks, smoke mode (each once)"
+.venv/bin/python -m pytest benches -q --benchmark-disable -p no:cacheprovider

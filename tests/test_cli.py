@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hyperlight_js.cli import main, parse_duration
+
+
+def _script(tmp_path: Path, source: str) -> str:
+    path = tmp_path / "handler.js"
+    path.write_text(source)
+    return str(path)
+
+
+def test_run_prints_the_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _script(tmp_path, "export function handler(e) { console.log('log line'); return { hello: e.name } }")
+    assert main(["run", path, '{"name": "world"}']) == 0
+    out = capsys.readouterr()
+    assert out.out == '{"hello":"world"}\n'
+    assert "log line" in out.err
+
+
+@pytest.mark.parametrize(
+    ("flags", "limit"),
+    [(["--wall-clock", "100ms"], "wall-clock"), (["--cpu-time", "0.05", "--wall-clock", "10s"], "CPU-time")],
+)
+def test_a_limit_ends_the_handler_and_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], limit: str) -> None:
+    path = _script(tmp_path, "function handler() { while (true) {} }")
+    assert main(["run", path, *flags]) == 3
+    assert f"terminated by the {limit} limit" in capsys.readouterr().err
+
+
+def test_errors_have_clear_messages_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _script(tmp_path, "function handler(e) { throw new Error('bad ' + e.x) }")
+    assert main(["run", path, '{"x": 1}']) == 1
+    assert "Error: bad 1" in capsys.readouterr().err
+    assert main(["run", path, "{not json"]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "missing.js")]) == 1
+    assert "missing.js" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", path, "--wall-clock", "soon"])
+
+
+def test_durations() -> None:
+    assert parse_duration("500ms") == pytest.approx(0.5)
+    assert parse_duration("2s") == 2
+    assert parse_duration("1.5") == 1.5
+    assert parse_duration("250us") == pytest.approx(0.00025)
+
+
+def test_module_entry_point_and_console_script(tmp_path: Path) -> None:
+    path = _script(tmp_path, "function handler(e) { return e * 2 }")
+    done = subprocess.run([sys.executable, "-m", "hyperlight_js", "run", path, "21"], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "42\n")
+    script = Path(sys.executable).parent / "hyperlight-js"
+    if script.exists():
+        done = subprocess.run([str(script), "run", path, "4"], capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout) == (0, "8\n")

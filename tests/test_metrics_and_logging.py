@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from conftest import SPIN, LoadFn
+from hyperlight_js import CpuTimeMonitor, ExecutionCancelled, WallClockMonitor, metrics
+
+
+def test_the_winner_is_named_in_the_exception_the_metric_and_the_log(load: LoadFn, caplog: pytest.LogCaptureFixture) -> None:
+    loaded = load(spin=SPIN)
+    snapshot = loaded.snapshot()
+    before = metrics.monitor_terminations()
+    with caplog.at_level(logging.WARNING, logger="hyperlight_js.monitor"):
+        with pytest.raises(ExecutionCancelled) as info:
+            loaded.handle_event_with_monitor("spin", "{}", (WallClockMonitor(10), CpuTimeMonitor(0.05)))
+        loaded.restore(snapshot)
+        with pytest.raises(ExecutionCancelled):
+            loaded.handle_event_with_monitor("spin", "{}", (WallClockMonitor(0.05), CpuTimeMonitor(10)))
+    after = metrics.monitor_terminations()
+    assert info.value.monitor == "cpu-time"
+    assert after.get("cpu-time", 0) == before.get("cpu-time", 0) + 1
+    assert after.get("wall-clock", 0) == before.get("wall-clock", 0) + 1
+    records = [r for r in caplog.records if r.name == "hyperlight_js.monitor"]
+    assert [getattr(r, "triggered_by") for r in records] == ["cpu-time", "wall-clock"]
+    assert all(r.levelno == logging.WARNING for r in records)
+
+
+def test_a_handler_that_finishes_is_not_counted(load: LoadFn) -> None:
+    loaded = load(h="function handler() { return 1 }")
+    before = metrics.monitor_terminations()
+    for _ in range(20):
+        loaded.handle_event_with_monitor("h", "{}", (WallClockMonitor(5), CpuTimeMonitor(5)))
+    assert metrics.monitor_terminations() == before
+
+
+def test_a_manual_kill_is_not_a_monitor_termination(load: LoadFn) -> None:
+    import threading
+    import time
+
+    loaded = load(spin=SPIN)
+    handle = loaded.interrupt_handle()
+    before = metrics.monitor_terminations()
+    threading.Timer(0.05, handle.kill).start()
+    with pytest.raises(ExecutionCancelled) as info:
+        loaded.handle_event_with_monitor("spin", "{}", WallClockMonitor(10))
+    time.sleep(0.01)
+    assert info.value.monitor is None
+    assert metrics.monitor_terminations() == before
+
+
+def test_prometheus_exposition(load: LoadFn) -> None:
+    import prometheus_client
+    loaded = load(spin=SPIN)
+    with pytest.raises(ExecutionCancelled):
+        loaded.handle_event_with_monitor("spin", "{}", CpuTimeMonitor(0.02))
+    registry = prometheus_client.CollectorRegistry()
+    metrics.register_prometheus_collector(registry)
+    text = prometheus_client.generate_latest(registry).decode()
+    count = metrics.monitor_terminations()["cpu-time"]
+    assert f'monitor_terminations_total{{monitor_type="cpu-time"}} {float(count)}' in text
+    # Importing hyperlight_js registered it on the default registry too.
+    assert "monitor_terminations_total" in prometheus_client.generate_latest().decode()

@@ -1,0 +1,67 @@
+"""Ctrl-C while a handler spins on the main thread."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import os, signal, threading, time
+    from hyperlight_js import SandboxBuilder, SandboxPoisonedError
+
+    sandbox = SandboxBuilder().build().load_runtime()
+    sandbox.add_handler("spin", "function handler() { while (true) {} }")
+    sandbox.add_handler("ok", "function handler() { return 'ok' }")
+    loaded = sandbox.get_loaded_sandbox()
+    snapshot = loaded.snapshot()
+    handle = loaded.interrupt_handle()
+
+    def press_ctrl_c():
+        while not handle.running:
+            time.sleep(0.001)
+        time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    started = time.monotonic()
+    try:
+        loaded.handle_event("spin", "{}")
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt after", round(time.monotonic() - started, 1))
+    print("poisoned", loaded.poisoned)
+    try:
+        loaded.handle_event("ok", "{}")
+    except SandboxPoisonedError:
+        print("refused while poisoned")
+    loaded.restore(snapshot)
+    print("after restore", loaded.handle_event("ok", "{}"))
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT with os.kill")
+def test_ctrl_c_ends_the_handler_and_raises_keyboard_interrupt() -> None:
+    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("KeyboardInterrupt after ")
+    assert float(lines[0].split()[-1]) < 2
+    assert lines[1:] == ["poisoned True", "refused while poisoned", 'after restore "ok"']
+
+
+def test_ctrl_c_is_not_watched_off_the_main_thread_or_when_the_host_handles_it() -> None:
+    from hyperlight_js import sandbox
+
+    assert sandbox._watch_sigint() is (signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        assert sandbox._watch_sigint() is False
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert os.getpid() > 0
