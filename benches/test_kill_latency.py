@@ -28,7 +28,7 @@ def test_kill_latency(
     handle = sandbox.interrupt_handle()
 
     def kill_once() -> float:
-        """Kill the next call once it is spinning; returns the kill time."""
+        """One call, killed 5 ms after it starts spinning; returns the latency."""
         killed_at: list[float] = []
         killed: list[bool] = []
 
@@ -45,9 +45,11 @@ def test_kill_latency(
         thread = threading.Thread(target=killer, name="hljs-bench-killer")
         thread.start()
         try:
-            with pytest.raises(ExecutionCancelled):
-                sandbox.handle_event("spin", "{}")
+            sandbox.handle_event("spin", "{}")
+        except ExecutionCancelled:
             cancelled_at = time.perf_counter()
+        else:
+            pytest.fail("the spinning handler returned")
         finally:
             thread.join()
         assert killed == [True], "the handler never started running"
@@ -58,4 +60,5 @@ def test_kill_latency(
         return [kill_once() for _ in range(samples)]
 
     benchmark.group = "kill-latency"
-    record_percentiles(benchmark.pedantic(collect, rounds=1, iterations=1))
+    latencies: list[float] = benchmark.pedantic(collect, rounds=1, iterations=1)  # type: ignore[no-untyped-call]
+    record_percentiles(latencies)

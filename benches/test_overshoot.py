@@ -42,12 +42,16 @@ def test_overshoot(
         overshoots: list[float] = []
         for _ in range(samples):
             start = clock()
-            with pytest.raises(ExecutionCancelled) as cancelled:
+            try:
                 sandbox.handle_event_with_monitor("spin", "{}", limit)
-            overshoots.append(clock() - start - LIMIT_S)
-            assert cancelled.value.monitor == kind
+            except ExecutionCancelled as cancelled:
+                overshoots.append(clock() - start - LIMIT_S)
+                assert cancelled.monitor == kind
+            else:
+                pytest.fail("the spinning handler returned")
             sandbox.restore(snapshot)
         return overshoots
 
     benchmark.group = "overshoot"
-    record_percentiles(benchmark.pedantic(collect, rounds=1, iterations=1))
+    overshoots: list[float] = benchmark.pedantic(collect, rounds=1, iterations=1)  # type: ignore[no-untyped-call]
+    record_percentiles(overshoots)
