@@ -11,6 +11,7 @@ cargo test --quiet -p hyperlight-js-core
 
 echo "== mypy --strict"
 .venv/bin/mypy
+.venv/bin/mypy benches
 
 echo "== pytest"
 .venv/bin/python -m pytest tests -q
