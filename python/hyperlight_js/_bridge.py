@@ -53,7 +53,7 @@ class StartedMonitors:
         try:
             for monitor in monitors:
                 if isinstance(monitor, (WallClockMonitor, CpuTimeMonitor)):
-                    self.natives.append(monitor._native)
+                    self.natives.append(monitor)
                 else:
                     self.natives.append(self._start_python(monitor))
         except BaseException:

@@ -1,9 +1,12 @@
 """Typed surface of the Rust extension. Use the ``hyperlight_js`` package;
 this module is its engine room and may change between releases."""
 
-from collections.abc import Callable, Sequence
+import datetime
+from collections.abc import Callable
 from os import PathLike
-from typing import final
+from typing import Union, final
+
+_Seconds = Union[float, int, datetime.timedelta]
 
 __version__: str
 MONITOR_THREADS_ENV: str
@@ -40,7 +43,7 @@ class LoadedJSSandbox:
         name: str,
         event_json: str,
         gc: bool | None = None,
-        monitors: Sequence[WallClockMonitor | CpuTimeMonitor | MonitorSignal] | None = None,
+        monitor: object | None = None,
         sigint: bool = False,
     ) -> str: ...
     def snapshot(self) -> Snapshot: ...
@@ -63,7 +66,7 @@ class InterruptHandle:
 
 @final
 class WallClockMonitor:
-    def __init__(self, timeout: float) -> None: ...
+    def __init__(self, timeout: _Seconds) -> None: ...
     @property
     def name(self) -> str: ...
     @property
@@ -71,7 +74,7 @@ class WallClockMonitor:
 
 @final
 class CpuTimeMonitor:
-    def __init__(self, budget: float) -> None: ...
+    def __init__(self, budget: _Seconds) -> None: ...
     @property
     def name(self) -> str: ...
     @property
@@ -83,6 +86,8 @@ class MonitorSignal:
     def fire(self) -> None: ...
     @property
     def name(self) -> str: ...
+
+class PythonMonitorFound(Exception): ...
 
 def monitor_terminations() -> dict[str, int]: ...
 def monitor_thread_count() -> int | None: ...

@@ -21,28 +21,12 @@ from __future__ import annotations
 import abc
 import asyncio
 import datetime
-import math
 from collections.abc import Awaitable
 from typing import Union
 
 from . import _native
 
 __all__ = ["ExecutionMonitor", "WallClockMonitor", "CpuTimeMonitor", "Monitor", "MonitorSpec", "sleep"]
-
-Seconds = Union[float, int, datetime.timedelta]
-
-
-def _seconds(value: Seconds, what: str) -> float:
-    if isinstance(value, datetime.timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} must be seconds (float) or a datetime.timedelta, not {type(value).__name__}")
-    else:
-        seconds = float(value)
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"{what} must be a finite duration greater than zero, got {value!r}")
-    return seconds
-
 
 class ExecutionMonitor(abc.ABC):
     """Base class for monitors written in Python.
@@ -61,42 +45,17 @@ class ExecutionMonitor(abc.ABC):
         """Runs on the calling thread; returns the watching awaitable."""
 
 
-class WallClockMonitor:
-    """Ends the handler after ``timeout`` of real time, whatever it is doing."""
+WallClockMonitor = _native.WallClockMonitor
+"""Ends the handler after ``timeout`` (seconds or a ``timedelta``) of real
+time, whatever it is doing. Name: ``"wall-clock"``."""
 
-    __slots__ = ("_native",)
-    name = "wall-clock"
+CpuTimeMonitor = _native.CpuTimeMonitor
+"""Ends the handler once the thread running it has used ``budget`` (seconds
+or a ``timedelta``) of CPU time; time spent blocked (sleeping host
+functions, I/O) does not count. Name: ``"cpu-time"``."""
 
-    def __init__(self, timeout: Seconds) -> None:
-        self._native = _native.WallClockMonitor(_seconds(timeout, "timeout"))
-
-    @property
-    def timeout(self) -> float:
-        return self._native.timeout
-
-    def __repr__(self) -> str:
-        return f"WallClockMonitor(timeout={self.timeout!r})"
-
-
-class CpuTimeMonitor:
-    """Ends the handler once the thread running it has used ``budget`` of CPU
-    time. Time spent blocked (sleeping host functions, I/O) does not count."""
-
-    __slots__ = ("_native",)
-    name = "cpu-time"
-
-    def __init__(self, budget: Seconds) -> None:
-        self._native = _native.CpuTimeMonitor(_seconds(budget, "budget"))
-
-    @property
-    def budget(self) -> float:
-        return self._native.budget
-
-    def __repr__(self) -> str:
-        return f"CpuTimeMonitor(budget={self.budget!r})"
-
-
-Monitor = Union[WallClockMonitor, CpuTimeMonitor, ExecutionMonitor]
+Seconds = Union[float, int, datetime.timedelta]
+Monitor = Union[_native.WallClockMonitor, _native.CpuTimeMonitor, ExecutionMonitor]
 # A monitor, or a tuple of them; nested tuples are flattened.
 MonitorSpec = Union[Monitor, "tuple[MonitorSpec, ...]"]
 

@@ -22,6 +22,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<monitors::WallClockMonitor>()?;
     m.add_class::<monitors::CpuTimeMonitor>()?;
     m.add_class::<monitors::MonitorSignal>()?;
+    m.add("PythonMonitorFound", m.py().get_type::<monitors::PythonMonitorFound>())?;
     m.add_function(wrap_pyfunction!(monitors::monitor_terminations, m)?)?;
     m.add_function(wrap_pyfunction!(monitors::monitor_thread_count, m)?)?;
     m.add_function(wrap_pyfunction!(monitors::cpu_clock_support, m)?)?;

@@ -15,9 +15,23 @@ use hyperlight_js_core::monitor::{self, ExecutionMonitor, MonitorList, MonitorSe
 use hyperlight_js_core::MonitorError;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyList, PyTuple};
 use tokio::sync::Notify;
 
-fn duration(what: &str, seconds: f64) -> PyResult<Duration> {
+/// Seconds as a number or a `datetime.timedelta`.
+fn duration(what: &str, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    let seconds: f64 = if value.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err(format!("{what} must be seconds or a datetime.timedelta, not bool")));
+    } else if let Ok(seconds) = value.extract::<f64>() {
+        seconds
+    } else if value.hasattr("total_seconds")? {
+        value.call_method0("total_seconds")?.extract()?
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be seconds (a number) or a datetime.timedelta, not {}",
+            value.get_type().name()?
+        )));
+    };
     if !seconds.is_finite() || seconds <= 0.0 {
         return Err(PyValueError::new_err(format!("{what} must be a finite number of seconds greater than zero, got {seconds}")));
     }
@@ -30,7 +44,7 @@ pub struct WallClockMonitor(monitor::WallClockMonitor);
 #[pymethods]
 impl WallClockMonitor {
     #[new]
-    fn new(timeout: f64) -> PyResult<Self> {
+    fn new(timeout: &Bound<'_, PyAny>) -> PyResult<Self> {
         let limit = duration("wall-clock timeout", timeout)?;
         Ok(Self(monitor::WallClockMonitor::new(limit).map_err(|e| PyValueError::new_err(e.to_string()))?))
     }
@@ -46,7 +60,7 @@ impl WallClockMonitor {
     }
 
     fn __repr__(&self) -> String {
-        format!("WallClockMonitor({}s)", self.timeout())
+        format!("WallClockMonitor(timeout={})", self.timeout())
     }
 }
 
@@ -56,7 +70,7 @@ pub struct CpuTimeMonitor(monitor::CpuTimeMonitor);
 #[pymethods]
 impl CpuTimeMonitor {
     #[new]
-    fn new(budget: f64) -> PyResult<Self> {
+    fn new(budget: &Bound<'_, PyAny>) -> PyResult<Self> {
         let limit = duration("CPU-time budget", budget)?;
         Ok(Self(monitor::CpuTimeMonitor::new(limit).map_err(|e| PyValueError::new_err(e.to_string()))?))
     }
@@ -72,7 +86,7 @@ impl CpuTimeMonitor {
     }
 
     fn __repr__(&self) -> String {
-        format!("CpuTimeMonitor({}s)", self.budget())
+        format!("CpuTimeMonitor(budget={})", self.budget())
     }
 }
 
@@ -121,25 +135,45 @@ impl ExecutionMonitor for SignalMonitor {
     }
 }
 
-/// Builds the race from a flat list of native monitors and signals.
-pub(crate) fn monitor_list(monitors: &[Bound<'_, PyAny>]) -> PyResult<MonitorList> {
+pyo3::create_exception!(
+    _native,
+    PythonMonitorFound,
+    pyo3::exceptions::PyException,
+    "The monitor spec holds something that is not a native monitor; the Python package bridges it and calls again."
+);
+
+/// Builds the race from one monitor or a (nested) tuple or list of native
+/// monitors and signals. Anything else raises `PythonMonitorFound`, so the
+/// common case never leaves Rust and Python monitors take the bridged path.
+pub(crate) fn monitor_list(spec: &Bound<'_, PyAny>) -> PyResult<MonitorList> {
     let mut list = MonitorList::new();
-    for item in monitors {
-        if let Ok(m) = item.cast::<WallClockMonitor>() {
-            list.push(m.get().0.clone());
-        } else if let Ok(m) = item.cast::<CpuTimeMonitor>() {
-            list.push(m.get().0.clone());
-        } else if let Ok(s) = item.cast::<MonitorSignal>() {
-            let s = s.get();
-            list.push(SignalMonitor { name: s.name.clone(), fired: s.fired.clone() });
-        } else {
-            return Err(PyTypeError::new_err(format!("not a monitor: {}", item.repr()?)));
-        }
-    }
+    collect(spec, &mut list)?;
     if list.is_empty() {
-        return Err(PyValueError::new_err("at least one monitor is required"));
+        return Err(PyValueError::new_err("a monitor tuple must contain at least one monitor"));
     }
     Ok(list)
+}
+
+fn collect(item: &Bound<'_, PyAny>, list: &mut MonitorList) -> PyResult<()> {
+    if let Ok(m) = item.cast::<WallClockMonitor>() {
+        list.push(m.get().0.clone());
+    } else if let Ok(m) = item.cast::<CpuTimeMonitor>() {
+        list.push(m.get().0.clone());
+    } else if let Ok(s) = item.cast::<MonitorSignal>() {
+        let s = s.get();
+        list.push(SignalMonitor { name: s.name.clone(), fired: s.fired.clone() });
+    } else if let Ok(tuple) = item.cast::<PyTuple>() {
+        for member in tuple.iter() {
+            collect(&member, list)?;
+        }
+    } else if let Ok(items) = item.cast::<PyList>() {
+        for member in items.iter() {
+            collect(&member, list)?;
+        }
+    } else {
+        return Err(PythonMonitorFound::new_err(()));
+    }
+    Ok(())
 }
 
 #[pyfunction]

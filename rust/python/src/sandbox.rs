@@ -154,22 +154,22 @@ impl LoadedJSSandbox {
 #[pymethods]
 impl LoadedJSSandbox {
     /// Runs handler `name` on `event_json` with the GIL released.
-    /// `monitors` is a flat list of native monitors and signals, raced.
+    /// `monitor`: a native monitor or signal, or a (nested) tuple of them, raced.
     /// `sigint`: end the call on Ctrl-C (the caller is the main thread).
-    #[pyo3(signature = (name, event_json, gc=None, monitors=None, sigint=false))]
+    #[pyo3(signature = (name, event_json, gc=None, monitor=None, sigint=false))]
     fn call(
         &self,
         py: Python<'_>,
         name: &str,
         event_json: &Bound<'_, PyString>,
         gc: Option<bool>,
-        monitors: Option<Vec<Bound<'_, PyAny>>>,
+        monitor: Option<&Bound<'_, PyAny>>,
         sigint: bool,
     ) -> PyResult<String> {
         let event_json = event_json
             .to_str()
             .map_err(|e| to_py(py, Error::InvalidEvent(format!("the event text cannot be encoded as UTF-8 ({e})"))))?;
-        let list = monitors.as_deref().map(monitor_list).transpose()?;
+        let list = monitor.map(monitor_list).transpose()?;
         let mut guard = lock(py, &self.inner)?;
         let sandbox = live(py, &mut guard, "LoadedJSSandbox", "unload")?;
         let interrupt_on_sigint = sigint && core::sigint::install().is_ok();

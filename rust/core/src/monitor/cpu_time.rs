@@ -59,6 +59,11 @@ impl ExecutionMonitor for CpuTimeMonitor {
     fn name(&self) -> &str {
         "cpu-time"
     }
+
+    /// One thread cannot use CPU time faster than real time passes.
+    fn earliest_completion(&self) -> Option<Duration> {
+        Some(self.budget)
+    }
 }
 
 /// Whether this platform has per-thread CPU clocks, and which API they use.

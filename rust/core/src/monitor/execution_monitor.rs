@@ -1,4 +1,5 @@
 use std::future::Future;
+use std::time::Duration;
 
 use crate::MonitorError;
 
@@ -14,4 +15,13 @@ pub trait ExecutionMonitor: Send + Sync {
     /// Reported as the winner in errors, the `monitor_terminations_total`
     /// metric and the `triggered_by` log field.
     fn name(&self) -> &str;
+
+    /// A lower bound on how long after `get_monitor()` the future can
+    /// complete, if the monitor knows one (a 5 s wall-clock limit cannot
+    /// fire in the first 5 s). The orchestration need not poll a monitor
+    /// before then, which is what makes short monitored calls cheap. `None`
+    /// (the default) means it may complete at any moment.
+    fn earliest_completion(&self) -> Option<Duration> {
+        None
+    }
 }

@@ -18,6 +18,7 @@
 #[cfg(feature = "monitor-cpu-time")]
 mod cpu_time;
 mod execution_monitor;
+mod launcher;
 pub mod metrics;
 mod monitor_set;
 pub(crate) mod orchestrate;

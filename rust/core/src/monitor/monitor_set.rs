@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 use std::task::{Context, Poll};
 
 use super::ExecutionMonitor;
@@ -31,6 +32,11 @@ pub trait MonitorSet: sealed::Sealed + Send + Sync {
 
     fn len(&self) -> usize;
 
+    /// The earliest any member can complete (see
+    /// [`ExecutionMonitor::earliest_completion`]); `None` if any member
+    /// may complete at once.
+    fn earliest_completion(&self) -> Option<Duration>;
+
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -50,6 +56,10 @@ impl<M: ExecutionMonitor> MonitorSet for M {
 
     fn len(&self) -> usize {
         1
+    }
+
+    fn earliest_completion(&self) -> Option<Duration> {
+        ExecutionMonitor::earliest_completion(self)
     }
 }
 
@@ -72,6 +82,12 @@ macro_rules! tuple_monitor_set {
             fn len(&self) -> usize {
                 $len
             }
+
+            fn earliest_completion(&self) -> Option<Duration> {
+                let mut earliest = Duration::MAX;
+                $(earliest = earliest.min(self.$i.earliest_completion()?);)+
+                Some(earliest)
+            }
         }
     };
 }
@@ -86,6 +102,7 @@ tuple_monitor_set!(5; A fa na 0, B fb nb 1, C fc nc 2, D fd nd 3, E fe ne 4);
 pub trait DynMonitor: Send + Sync {
     fn start(&self) -> Result<Pin<Box<dyn Future<Output = ()> + Send>>, MonitorError>;
     fn name(&self) -> &str;
+    fn earliest_completion(&self) -> Option<Duration>;
 }
 
 impl<M: ExecutionMonitor> DynMonitor for M {
@@ -95,6 +112,10 @@ impl<M: ExecutionMonitor> DynMonitor for M {
 
     fn name(&self) -> &str {
         ExecutionMonitor::name(self)
+    }
+
+    fn earliest_completion(&self) -> Option<Duration> {
+        ExecutionMonitor::earliest_completion(self)
     }
 }
 
@@ -137,6 +158,14 @@ impl MonitorSet for MonitorList {
 
     fn len(&self) -> usize {
         self.monitors.len()
+    }
+
+    fn earliest_completion(&self) -> Option<Duration> {
+        let mut earliest = Duration::MAX;
+        for monitor in &self.monitors {
+            earliest = earliest.min(monitor.earliest_completion()?);
+        }
+        (!self.monitors.is_empty()).then_some(earliest)
     }
 }
 

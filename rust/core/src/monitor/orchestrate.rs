@@ -1,23 +1,28 @@
 //! The kill path: the only code that acts when a monitor completes.
 //!
-//! The race was built on the calling thread; here it is spawned on the
-//! shared runtime against one specific call. When a monitor wins, the winner
-//! is written down, the call is killed by compare-and-swap (aimed at this
-//! call only, so a late win cannot touch the next call), and only a kill that
+//! The race was built on the calling thread; here it is put on the shared
+//! runtime against one specific call. When a monitor wins, the winner is
+//! written down, the call is killed by compare-and-swap (aimed at this call
+//! only, so a late win cannot touch the next call), and only a kill that
 //! landed is counted and logged. Nothing here waits for a lock held by the
 //! guest's thread, or for the GIL.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use tokio::task::JoinHandle;
-
-use super::{metrics, runtime, Race, Winner};
+use super::launcher::{self, Launch};
+use super::{metrics, runtime, MonitorSet, Race, Winner};
 use crate::interrupt::{CallId, CallState};
 use crate::MonitorError;
 
-/// A running race for one call.
+/// How long before the earliest possible completion a deferred race is put
+/// on the runtime: covers the launcher's own timer granularity (1 ms) and
+/// the hop onto a worker, so the race is always being polled in time.
+const LAUNCH_LEAD: Duration = Duration::from_millis(3);
+
+/// A race on its way to, or on, the runtime for one call.
 pub(crate) struct Watch {
-    task: JoinHandle<()>,
+    launch: Arc<Launch>,
     winner: Arc<Mutex<Option<Winner>>>,
 }
 
@@ -27,10 +32,18 @@ pub(crate) fn runtime_ready() -> Result<(), MonitorError> {
     runtime::shared().map(|_| ())
 }
 
-pub(crate) fn watch(race: Race, state: Arc<CallState>, call: CallId) -> Result<Watch, MonitorError> {
+/// `started` is when the monitors' `get_monitor()` ran.
+pub(crate) fn watch(
+    monitors: &dyn MonitorSet,
+    started: Instant,
+    race: Race,
+    state: Arc<CallState>,
+    call: CallId,
+) -> Result<Watch, MonitorError> {
+    let runtime = runtime::shared()?;
     let winner = Arc::new(Mutex::new(None));
     let slot = winner.clone();
-    let task = runtime::shared()?.spawn(async move {
+    let job = Box::pin(async move {
         let won = race.await;
         let name = won.name.clone();
         *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(won);
@@ -42,13 +55,17 @@ pub(crate) fn watch(race: Race, state: Arc<CallState>, call: CallId) -> Result<W
             slot.lock().unwrap_or_else(|e| e.into_inner()).take();
         }
     });
-    Ok(Watch { task, winner })
+    let launch = match monitors.earliest_completion() {
+        Some(quiet) if quiet > LAUNCH_LEAD * 2 => launcher::spawn_at(runtime, job, started + quiet - LAUNCH_LEAD),
+        _ => launcher::spawn_now(runtime, job),
+    };
+    Ok(Watch { launch, winner })
 }
 
 impl Watch {
     /// Stops watching; returns the monitor that killed the call, if one did.
     pub(crate) fn finish(self) -> Option<Winner> {
-        self.task.abort();
+        self.launch.cancel();
         self.winner.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }

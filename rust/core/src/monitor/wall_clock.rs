@@ -32,4 +32,8 @@ impl ExecutionMonitor for WallClockMonitor {
     fn name(&self) -> &str {
         "wall-clock"
     }
+
+    fn earliest_completion(&self) -> Option<Duration> {
+        Some(self.timeout)
+    }
 }

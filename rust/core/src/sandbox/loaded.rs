@@ -1,6 +1,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::JSSandbox;
 use crate::backend::{Backend, BackendSnapshot};
@@ -71,10 +72,11 @@ impl LoadedJSSandbox {
         }
         // Fail closed: every monitor starts, on this thread, before the
         // guest does, or the guest does not run at all.
+        let started = Instant::now();
         let race = match options.monitor {
             Some(monitor) => {
                 orchestrate::runtime_ready()?;
-                Some(monitor.start_race()?)
+                Some((monitor, monitor.start_race()?))
             }
             None => None,
         };
@@ -83,7 +85,7 @@ impl LoadedJSSandbox {
         if options.interrupt_on_sigint {
             state.watch_sigint();
         }
-        let watch = match race.map(|race| orchestrate::watch(race, state.clone(), call)).transpose() {
+        let watch = match race.map(|(set, race)| orchestrate::watch(set, started, race, state.clone(), call)).transpose() {
             Ok(watch) => watch,
             Err(e) => {
                 state.end();
