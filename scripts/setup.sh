@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Shared set-up for the README's commands: a venv in .venv with the build and
-# test tools, and the package built (release) and installed into it.
-# Idempotent: a second run reuses the venv and rebuilds only what changed.
+# test tools, and the package built as a release abi3 wheel (dist/) and
+# installed from that wheel, exactly as users get it.
+# Idempotent: a second run reuses the venv and cargo's cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v cargo >/dev/null; then
-    echo "setup: cargo (the Rust toolchain) is required" >&2
-    exit 1
-fi
+for tool in cargo python3; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "setup: $tool is required (see README: Requirements)" >&2
+        exit 1
+    fi
+done
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -r requirements-dev.txt
-.venv/bin/maturin develop --release --quiet
+rm -rf dist
+.venv/bin/maturin build --release --quiet --out dist
+wheel=$(ls dist/hyperlight_js-*-abi3-*.whl)
+.venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheel"
+echo "setup: installed $(basename "$wheel")"

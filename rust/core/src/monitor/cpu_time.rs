@@ -51,7 +51,7 @@ impl ExecutionMonitor for CpuTimeMonitor {
                     return;
                 }
                 let wait = ((budget - used) / 2).clamp(MIN_POLL, MAX_POLL);
-                tokio::time::sleep(wait).await;
+                super::sleep(wait).await;
             }
         })
     }

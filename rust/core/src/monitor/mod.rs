@@ -23,6 +23,7 @@ pub mod metrics;
 mod monitor_set;
 pub(crate) mod orchestrate;
 pub(crate) mod runtime;
+mod sleep;
 #[cfg(feature = "monitor-wall-clock")]
 mod wall_clock;
 
@@ -31,16 +32,11 @@ pub use cpu_time::{cpu_clock_support, CpuTimeMonitor};
 pub use execution_monitor::ExecutionMonitor;
 pub use monitor_set::{MonitorList, MonitorSet, Race, Winner};
 pub use runtime::{monitor_thread_count, THREADS_ENV};
+pub use sleep::{sleep, sleep_until};
 #[cfg(feature = "monitor-wall-clock")]
 pub use wall_clock::WallClockMonitor;
 
 use std::time::Duration;
-
-/// Waits without blocking the shared runtime; what monitors use instead of
-/// naming tokio.
-pub async fn sleep(duration: Duration) {
-    tokio::time::sleep(duration).await
-}
 
 /// Checks a limit given by a caller: finite and strictly positive.
 pub(crate) fn positive_duration(what: &str, value: Duration) -> Result<Duration, crate::Error> {

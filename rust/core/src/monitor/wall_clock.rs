@@ -26,7 +26,7 @@ impl ExecutionMonitor for WallClockMonitor {
         // The deadline is fixed here, before the guest starts, so time spent
         // getting the task onto the runtime counts against the call.
         let deadline = Instant::now() + self.timeout;
-        Ok(async move { tokio::time::sleep_until(deadline.into()).await })
+        Ok(super::sleep_until(deadline))
     }
 
     fn name(&self) -> &str {

@@ -1,0 +1,28 @@
+//! Waiting inside monitors, on time.
+//!
+//! tokio's timer wheel is cheap to arm and cancel, which matters because
+//! most monitors are cancelled long before they fire, but it ticks in whole
+//! milliseconds and rounds every deadline up, so a limit could be overshot
+//! by up to two milliseconds. A wait therefore uses tokio for all but its
+//! last stretch and a timerfd-backed timer (async-io's reactor) for the end,
+//! which lands within tens of microseconds. Neither busy-waits.
+
+use std::time::{Duration, Instant};
+
+/// Longer than tokio's worst lateness, so the coarse part never overshoots.
+const PRECISE_TAIL: Duration = Duration::from_millis(3);
+
+/// Waits for `duration` without blocking the shared runtime.
+pub async fn sleep(duration: Duration) {
+    sleep_until(Instant::now() + duration).await
+}
+
+/// Waits until `deadline` without blocking the shared runtime.
+pub async fn sleep_until(deadline: Instant) {
+    if let Some(coarse) = deadline.checked_sub(PRECISE_TAIL) {
+        if coarse > Instant::now() {
+            tokio::time::sleep_until(coarse.into()).await;
+        }
+    }
+    async_io::Timer::at(deadline).await;
+}
