@@ -17,7 +17,7 @@ import importlib
 import signal
 import threading
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 from . import _native
 from ._bridge import StartedMonitors, flatten
@@ -146,8 +146,23 @@ class JSSandbox:
     def handler_names(self) -> list[str]:
         return self._native.handler_names()
 
-    def get_loaded_sandbox(self) -> LoadedJSSandbox:
-        return LoadedJSSandbox(self._native.get_loaded_sandbox())
+    def get_loaded_sandbox(self, monitor: MonitorSpec | None = None) -> LoadedJSSandbox:
+        """Evaluate the handlers and return the callable sandbox. Their
+        top-level code is guest code too: pass ``monitor`` (as for
+        :meth:`LoadedJSSandbox.handle_event_with_monitor`) to bound it, or
+        kill it through :meth:`interrupt_handle`. On failure this sandbox
+        stays usable."""
+        if monitor is None:
+            return LoadedJSSandbox(self._native.get_loaded_sandbox(None, _watch_sigint()))
+        native = _monitored(
+            "<load>", monitor, lambda spec: self._native.get_loaded_sandbox(spec, _watch_sigint())
+        )
+        return LoadedJSSandbox(native)
+
+    def interrupt_handle(self) -> _native.InterruptHandle:
+        """Kills handler top-level code during :meth:`get_loaded_sandbox`;
+        the loaded sandbox keeps the same handle."""
+        return self._native.interrupt_handle()
 
 
 def _log_termination(handler: str, cancelled: ExecutionCancelled) -> None:
@@ -158,6 +173,33 @@ def _log_termination(handler: str, cancelled: ExecutionCancelled) -> None:
             cancelled.monitor,
             extra={"triggered_by": cancelled.monitor, "handler": handler},
         )
+
+
+_T = TypeVar("_T")
+
+
+def _monitored(handler: str, monitor: MonitorSpec, run: Callable[[object], _T]) -> _T:
+    """Runs ``run(spec)``, a native call raced against ``monitor``. Built-in
+    monitors are composed entirely in Rust; Python monitors are started here
+    and stand in the race as signals."""
+    try:
+        try:
+            return run(monitor)
+        except _native.PythonMonitorFound:
+            pass
+        with StartedMonitors(flatten(monitor)) as started:
+            try:
+                return run(started.natives)
+            except ExecutionCancelled as cancelled:
+                cause = started.failure_of(cancelled)
+                if cause is None:
+                    raise
+                raise ExecutionCancelled(
+                    f"{cancelled.message} (it raised {type(cause).__name__}: {cause})", monitor=cancelled.monitor
+                ) from cause
+    except ExecutionCancelled as cancelled:
+        _log_termination(handler, cancelled)
+        raise
 
 
 def _compose(
@@ -198,14 +240,7 @@ class LoadedJSSandbox:
         """Like :meth:`handle_event`, raced against ``monitor`` (one monitor or
         a tuple; nested tuples are flattened). The first monitor to complete
         terminates the handler: :class:`ExecutionCancelled` names it."""
-        try:
-            # Built-in monitors are composed entirely in Rust.
-            return self._native.call(name, event_json, gc, monitor, _watch_sigint())
-        except _native.PythonMonitorFound:
-            return self._run_bridged(name, event_json, gc, flatten(monitor))
-        except ExecutionCancelled as cancelled:
-            _log_termination(name, cancelled)
-            raise
+        return _monitored(name, monitor, lambda spec: self._native.call(name, event_json, gc, spec, _watch_sigint()))
 
     def call_handler(
         self,
@@ -257,20 +292,6 @@ class LoadedJSSandbox:
         except asyncio.CancelledError:
             self._native.interrupt_handle().kill()
             raise
-
-    def _run_bridged(self, name: str, event_json: str, gc: bool | None, monitors: list[Monitor]) -> str:
-        with StartedMonitors(monitors) as started:
-            try:
-                return self._native.call(name, event_json, gc, started.natives, _watch_sigint())
-            except ExecutionCancelled as cancelled:
-                _log_termination(name, cancelled)
-                cause = started.failure_of(cancelled)
-                if cause is not None:
-                    raise ExecutionCancelled(
-                        f"{cancelled.message} (it raised {type(cause).__name__}: {cause})",
-                        monitor=cancelled.monitor,
-                    ) from cause
-                raise
 
     def snapshot(self) -> _native.Snapshot:
         """The sandbox's state to :meth:`restore` later. The in-process

@@ -58,7 +58,7 @@ pub enum Error {
     InvalidArgument(String),
     #[error("no handler named {0:?} is loaded")]
     HandlerNotFound(String),
-    #[error("event is not valid JSON: {0}")]
+    #[error("{0}")]
     InvalidEvent(String),
     #[error("{}", .0.message)]
     Guest(GuestFailure),

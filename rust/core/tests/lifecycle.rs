@@ -158,3 +158,35 @@ fn relative_imports_stay_inside_the_root() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_panic_inside_the_call_path_is_contained_and_poisons() {
+    let mut proto = SandboxBuilder::new().build().unwrap();
+    proto.register("host", "boom", Arc::new(|_: &str| -> Result<String, HostCallError> { panic!("a bug in a host function") })).unwrap();
+    let mut sandbox = proto.load_runtime().unwrap();
+    sandbox.add_handler("h", Script::from_content("import { boom } from 'host'; function handler(e) { if (e.boom) boom(); return 1 }", None).unwrap()).unwrap();
+    let mut s = sandbox.get_loaded_sandbox().unwrap();
+    let snap = s.snapshot().unwrap();
+    match s.handle_event("h", r#"{"boom":true}"#, None) {
+        Err(Error::Internal(message)) => assert!(message.contains("a bug in a host function"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(s.poisoned());
+    s.restore(&snap).unwrap();
+    assert_eq!(s.handle_event("h", "{}", None).unwrap(), "1");
+}
+
+#[test]
+fn an_event_too_big_for_the_heap_is_an_invalid_event() {
+    let proto = SandboxBuilder::new().with_guest_heap_size(4 << 20).unwrap().build().unwrap();
+    let mut sandbox = proto.load_runtime().unwrap();
+    sandbox.add_handler("h", Script::from_content("function handler(e) { return e.length }", None).unwrap()).unwrap();
+    let mut s = sandbox.get_loaded_sandbox().unwrap();
+    let event = format!("[{}]", vec!["\"xxxxxxxxxxxxxxxx\""; 400_000].join(","));
+    match s.handle_event("h", &event, None) {
+        Err(Error::InvalidEvent(message)) => assert!(message.contains("does not fit"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!s.poisoned());
+    assert_eq!(s.handle_event("h", "[1,2]", None).unwrap(), "2");
+}

@@ -140,3 +140,12 @@ fn limits_must_be_positive() {
     assert!(WallClockMonitor::new(Duration::ZERO).is_err());
     assert!(CpuTimeMonitor::new(Duration::ZERO).is_err());
 }
+
+#[test]
+fn limits_too_far_away_to_represent_never_fire_and_never_panic() {
+    let mut s = loaded_with_sleep_host("function handler() { return 1 }", Default::default());
+    let huge = Duration::from_secs(u64::MAX / 2);
+    let set = (WallClockMonitor::new(huge).unwrap(), CpuTimeMonitor::new(huge).unwrap());
+    assert_eq!(s.handle_event_with_monitor("h", "{}", &set, None).unwrap(), "1");
+    assert_eq!(s.handle_event_with_monitor("h", "{}", &WallClockMonitor::new(huge).unwrap(), None).unwrap(), "1");
+}

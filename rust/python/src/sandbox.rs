@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use hyperlight_js_core as core;
+use hyperlight_js_core::monitor::{MonitorList, Watchers};
 use hyperlight_js_core::sandbox::CallOptions;
 use hyperlight_js_core::{Error, SandboxBuilder};
 use pyo3::prelude::*;
@@ -29,6 +30,22 @@ fn lock<'a, T>(py: Python<'_>, cell: &'a Mutex<Option<T>>) -> PyResult<MutexGuar
 
 fn live<'a, T>(py: Python<'_>, guard: &'a mut MutexGuard<'_, Option<T>>, what: &str, by: &str) -> PyResult<&'a mut T> {
     guard.as_mut().ok_or_else(|| consumed(py, what, by))
+}
+
+fn watchers(list: Option<&MonitorList>, sigint: bool) -> Watchers<'_> {
+    Watchers {
+        monitor: list.map(|l| l as &dyn core::monitor::MonitorSet),
+        interrupt_on_sigint: sigint && core::sigint::install().is_ok(),
+    }
+}
+
+/// The Python exception for a failed call. A call ended by Ctrl-C lets
+/// Python's own SIGINT handler speak (normally `KeyboardInterrupt`).
+fn signal_or<T>(py: Python<'_>, error: Error) -> PyResult<T> {
+    if let Error::Cancelled { by_signal: true, .. } = error {
+        py.check_signals()?;
+    }
+    Err(to_py(py, error))
 }
 
 #[pyclass(frozen, module = "hyperlight_js._native")]
@@ -119,15 +136,24 @@ impl JSSandbox {
         Ok(live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?.handler_names().map(str::to_owned).collect())
     }
 
-    /// Evaluates the handlers (their top level runs, GIL released). On
-    /// failure this sandbox stays usable.
-    fn get_loaded_sandbox(&self, py: Python<'_>) -> PyResult<LoadedJSSandbox> {
+    /// Evaluates the handlers (their top level runs, GIL released, raced
+    /// against `monitor` if given). On failure this sandbox stays usable.
+    #[pyo3(signature = (monitor=None, sigint=false))]
+    fn get_loaded_sandbox(&self, py: Python<'_>, monitor: Option<&Bound<'_, PyAny>>, sigint: bool) -> PyResult<LoadedJSSandbox> {
+        let list = monitor.map(monitor_list).transpose()?;
         let mut guard = lock(py, &self.0)?;
         let sandbox = live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?;
         let sandbox_ref: &core::JSSandbox = sandbox;
-        let loaded = py.detach(|| sandbox_ref.get_loaded_sandbox()).map_err(|e| to_py(py, e))?;
+        let watchers = watchers(list.as_ref(), sigint);
+        let loaded = py.detach(|| sandbox_ref.get_loaded_sandbox_watched(watchers));
+        let loaded = loaded.or_else(|e| signal_or(py, e))?;
         guard.take();
         Ok(LoadedJSSandbox::new(loaded))
+    }
+
+    fn interrupt_handle(&self, py: Python<'_>) -> PyResult<InterruptHandle> {
+        let mut guard = lock(py, &self.0)?;
+        Ok(InterruptHandle(live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?.interrupt_handle()))
     }
 }
 
@@ -172,23 +198,11 @@ impl LoadedJSSandbox {
         let list = monitor.map(monitor_list).transpose()?;
         let mut guard = lock(py, &self.inner)?;
         let sandbox = live(py, &mut guard, "LoadedJSSandbox", "unload")?;
-        let interrupt_on_sigint = sigint && core::sigint::install().is_ok();
-        let options = CallOptions {
-            gc,
-            monitor: list.as_ref().map(|l| l as &dyn core::monitor::MonitorSet),
-            interrupt_on_sigint,
-        };
+        let watchers = watchers(list.as_ref(), sigint);
+        let options = CallOptions { gc, monitor: watchers.monitor, interrupt_on_sigint: watchers.interrupt_on_sigint };
         let result = py.detach(|| sandbox.call(name, event_json, &options));
         drop(guard);
-        match result {
-            Ok(json) => Ok(json),
-            Err(Error::Cancelled { by_signal: true, .. }) => {
-                // Let Python's own SIGINT handler speak (KeyboardInterrupt).
-                py.check_signals()?;
-                Err(to_py(py, Error::Cancelled { monitor: None, by_signal: true }))
-            }
-            Err(e) => Err(to_py(py, e)),
-        }
+        result.or_else(|e| signal_or(py, e))
     }
 
     fn snapshot(&self, py: Python<'_>) -> PyResult<Snapshot> {

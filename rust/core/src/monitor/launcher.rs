@@ -130,6 +130,11 @@ pub(crate) fn spawn_now(runtime: &Runtime, job: Job) -> Arc<Launch> {
     Arc::new(Launch { slot: Mutex::new(Slot::Running(runtime.spawn(job).abort_handle())) })
 }
 
+/// Holds `job` without ever spawning it (until it is cancelled).
+pub(crate) fn never(job: Job) -> Arc<Launch> {
+    Arc::new(Launch { slot: Mutex::new(Slot::Waiting(job)) })
+}
+
 /// Queues `job` to be spawned at `at`.
 pub(crate) fn spawn_at(runtime: &Runtime, job: Job, at: Instant) -> Arc<Launch> {
     let launcher = launcher(runtime);

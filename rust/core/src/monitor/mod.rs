@@ -21,7 +21,7 @@ mod execution_monitor;
 mod launcher;
 pub mod metrics;
 mod monitor_set;
-pub(crate) mod orchestrate;
+mod orchestrate;
 pub(crate) mod runtime;
 mod sleep;
 #[cfg(feature = "monitor-wall-clock")]
@@ -31,15 +31,17 @@ mod wall_clock;
 pub use cpu_time::{cpu_clock_support, CpuTimeMonitor};
 pub use execution_monitor::ExecutionMonitor;
 pub use monitor_set::{MonitorList, MonitorSet, Race, Winner};
+pub(crate) use orchestrate::run_watched;
+pub use orchestrate::Watchers;
 pub use runtime::{monitor_thread_count, THREADS_ENV};
 pub use sleep::{sleep, sleep_until};
 #[cfg(feature = "monitor-wall-clock")]
 pub use wall_clock::WallClockMonitor;
 
-use std::time::Duration;
 
 /// Checks a limit given by a caller: finite and strictly positive.
-pub(crate) fn positive_duration(what: &str, value: Duration) -> Result<Duration, crate::Error> {
+#[cfg(any(feature = "monitor-wall-clock", feature = "monitor-cpu-time"))]
+pub(crate) fn positive_duration(what: &str, value: std::time::Duration) -> Result<std::time::Duration, crate::Error> {
     if value.is_zero() {
         return Err(crate::Error::InvalidArgument(format!("{what} must be greater than zero")));
     }

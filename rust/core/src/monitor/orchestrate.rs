@@ -7,13 +7,65 @@
 //! landed is counted and logged. Nothing here waits for a lock held by the
 //! guest's thread, or for the GIL.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::launcher::{self, Launch};
 use super::{metrics, runtime, MonitorSet, Race, Winner};
+use crate::error::{Error, Result};
 use crate::interrupt::{CallId, CallState};
 use crate::MonitorError;
+
+/// How guest code is watched while it runs.
+#[derive(Default, Clone, Copy)]
+pub struct Watchers<'a> {
+    /// Race these monitors against the guest.
+    pub monitor: Option<&'a dyn MonitorSet>,
+    /// End the guest on Ctrl-C (for code on the host's main thread).
+    pub interrupt_on_sigint: bool,
+}
+
+/// Runs guest code (`body`) as one call on `state`: monitors started on this
+/// thread first (fail closed), the race on the runtime while `body` runs, a
+/// panic contained as an internal error, and a killed call reported as
+/// cancelled whatever `body` returned.
+pub(crate) fn run_watched<T>(state: &Arc<CallState>, watchers: Watchers<'_>, body: impl FnOnce() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    let race = match watchers.monitor {
+        Some(monitor) => {
+            runtime_ready()?;
+            Some((monitor, monitor.start_race()?))
+        }
+        None => None,
+    };
+    let call = state.begin();
+    if watchers.interrupt_on_sigint {
+        state.watch_sigint();
+    }
+    let watch = match race.map(|(set, race)| watch(set, started, race, state.clone(), call)).transpose() {
+        Ok(watch) => watch,
+        Err(e) => {
+            state.end();
+            return Err(e.into());
+        }
+    };
+    let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| Err(Error::Internal(panic_message(&*panic))));
+    let winner = watch.and_then(Watch::finish);
+    let by_signal = state.sigint_arrived();
+    if state.end() {
+        return Err(Error::Cancelled { monitor: winner.map(|w| w.name), by_signal });
+    }
+    outcome
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with no message".into())
+}
 
 /// How long before the earliest possible completion a deferred race is put
 /// on the runtime: covers the launcher's own timer granularity (1 ms) and
@@ -21,19 +73,19 @@ use crate::MonitorError;
 const LAUNCH_LEAD: Duration = Duration::from_millis(3);
 
 /// A race on its way to, or on, the runtime for one call.
-pub(crate) struct Watch {
+struct Watch {
     launch: Arc<Launch>,
     winner: Arc<Mutex<Option<Winner>>>,
 }
 
 /// Checked before the guest starts, so a misconfigured runtime fails the
 /// call closed rather than running it unwatched.
-pub(crate) fn runtime_ready() -> Result<(), MonitorError> {
+fn runtime_ready() -> Result<(), MonitorError> {
     runtime::shared().map(|_| ())
 }
 
 /// `started` is when the monitors' `get_monitor()` ran.
-pub(crate) fn watch(
+fn watch(
     monitors: &dyn MonitorSet,
     started: Instant,
     race: Race,
@@ -56,7 +108,11 @@ pub(crate) fn watch(
         }
     });
     let launch = match monitors.earliest_completion() {
-        Some(quiet) if quiet > LAUNCH_LEAD * 2 => launcher::spawn_at(runtime, job, started + quiet - LAUNCH_LEAD),
+        Some(quiet) if quiet > LAUNCH_LEAD * 2 => match started.checked_add(quiet - LAUNCH_LEAD) {
+            Some(at) => launcher::spawn_at(runtime, job, at),
+            // No monitor can complete within any representable time.
+            None => launcher::never(job),
+        },
         _ => launcher::spawn_now(runtime, job),
     };
     Ok(Watch { launch, winner })
@@ -64,7 +120,7 @@ pub(crate) fn watch(
 
 impl Watch {
     /// Stops watching; returns the monitor that killed the call, if one did.
-    pub(crate) fn finish(self) -> Option<Winner> {
+    fn finish(self) -> Option<Winner> {
         self.launch.cancel();
         self.winner.lock().unwrap_or_else(|e| e.into_inner()).take()
     }

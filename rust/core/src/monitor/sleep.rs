@@ -14,7 +14,11 @@ const PRECISE_TAIL: Duration = Duration::from_millis(3);
 
 /// Waits for `duration` without blocking the shared runtime.
 pub async fn sleep(duration: Duration) {
-    sleep_until(Instant::now() + duration).await
+    match Instant::now().checked_add(duration) {
+        Some(deadline) => sleep_until(deadline).await,
+        // Too far away to represent: it never ends.
+        None => std::future::pending().await,
+    }
 }
 
 /// Waits until `deadline` without blocking the shared runtime.

@@ -25,8 +25,14 @@ impl ExecutionMonitor for WallClockMonitor {
     fn get_monitor(&self) -> Result<impl Future<Output = ()> + Send + 'static, MonitorError> {
         // The deadline is fixed here, before the guest starts, so time spent
         // getting the task onto the runtime counts against the call.
-        let deadline = Instant::now() + self.timeout;
-        Ok(super::sleep_until(deadline))
+        // A limit too far away to represent as an instant can never fire.
+        let deadline = Instant::now().checked_add(self.timeout);
+        Ok(async move {
+            match deadline {
+                Some(deadline) => super::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        })
     }
 
     fn name(&self) -> &str {

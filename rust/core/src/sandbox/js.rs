@@ -5,6 +5,7 @@ use super::{next_sandbox_id, HostFunction, LoadedJSSandbox, SandboxConfig};
 use crate::backend::{self, LoadSpec};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
+use crate::monitor::{run_watched, Watchers};
 use crate::Script;
 
 /// A sandbox with its host functions, collecting handlers.
@@ -42,6 +43,12 @@ impl JSSandbox {
         self.handlers.clear();
     }
 
+    /// Kills the handlers' top-level code while `get_loaded_sandbox` runs;
+    /// the loaded sandbox keeps the same handle.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        self.interrupt.clone()
+    }
+
     pub fn handler_names(&self) -> impl Iterator<Item = &str> {
         self.handlers.keys().map(String::as_str)
     }
@@ -50,6 +57,13 @@ impl JSSandbox {
     /// that does not compile, throws at top level or has no `handler`) this
     /// sandbox is left as it was.
     pub fn get_loaded_sandbox(&self) -> Result<LoadedJSSandbox> {
+        self.get_loaded_sandbox_watched(Watchers::default())
+    }
+
+    /// Like [`get_loaded_sandbox`](Self::get_loaded_sandbox), with the
+    /// handlers' top-level code raced against monitors: loading runs guest
+    /// code, and hostile top-level code must not hang the host either.
+    pub fn get_loaded_sandbox_watched(&self, watchers: Watchers<'_>) -> Result<LoadedJSSandbox> {
         let spec = Arc::new(LoadSpec {
             heap_size: self.config.heap_size,
             stack_size: self.config.stack_size,
@@ -58,15 +72,7 @@ impl JSSandbox {
             handlers: self.handlers.clone(),
             imported_sources: Default::default(),
         });
-        // Loading runs guest code (module top level), so it can be killed
-        // through the interrupt handle like any call.
-        self.interrupt.state.begin();
-        let backend = backend::load(spec, &self.interrupt);
-        let killed = self.interrupt.state.end();
-        let backend = match backend {
-            Err(_) if killed => return Err(Error::Cancelled { monitor: None, by_signal: false }),
-            other => other?,
-        };
+        let backend = run_watched(&self.interrupt.state, watchers, || backend::load(spec, &self.interrupt))?;
         Ok(LoadedJSSandbox::new(backend, self.clone_parts()))
     }
 

@@ -1,14 +1,11 @@
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::JSSandbox;
 use crate::backend::{Backend, BackendSnapshot};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
-use crate::monitor::orchestrate;
-use crate::monitor::MonitorSet;
+use crate::monitor::{run_watched, MonitorSet, Watchers};
 
 /// A sandbox whose handlers are loaded and can be called.
 ///
@@ -70,39 +67,10 @@ impl LoadedJSSandbox {
         if !self.backend.has_handler(name) {
             return Err(Error::HandlerNotFound(name.to_owned()));
         }
-        // Fail closed: every monitor starts, on this thread, before the
-        // guest does, or the guest does not run at all.
-        let started = Instant::now();
-        let race = match options.monitor {
-            Some(monitor) => {
-                orchestrate::runtime_ready()?;
-                Some((monitor, monitor.start_race()?))
-            }
-            None => None,
-        };
-        let state = &self.unloaded.interrupt.state;
-        let call = state.begin();
-        if options.interrupt_on_sigint {
-            state.watch_sigint();
-        }
-        let watch = match race.map(|(set, race)| orchestrate::watch(set, started, race, state.clone(), call)).transpose() {
-            Ok(watch) => watch,
-            Err(e) => {
-                state.end();
-                return Err(e.into());
-            }
-        };
+        let watchers = Watchers { monitor: options.monitor, interrupt_on_sigint: options.interrupt_on_sigint };
         let backend = &mut self.backend;
-        let outcome = catch_unwind(AssertUnwindSafe(|| backend.call(name, event_json, options.gc.unwrap_or(true))))
-            .unwrap_or_else(|panic| Err(Error::Internal(panic_message(&*panic))));
-        let winner = watch.and_then(orchestrate::Watch::finish);
-        let by_signal = state.sigint_arrived();
-        let killed = state.end();
-        let outcome = if killed {
-            Err(Error::Cancelled { monitor: winner.map(|w| w.name), by_signal })
-        } else {
-            outcome
-        };
+        let gc = options.gc.unwrap_or(true);
+        let outcome = run_watched(&self.unloaded.interrupt.state, watchers, || backend.call(name, event_json, gc));
         if matches!(&outcome, Err(e) if e.poisons()) {
             self.poisoned.store(true, Ordering::Release);
         }
@@ -148,12 +116,4 @@ impl LoadedJSSandbox {
     pub fn unload(self) -> JSSandbox {
         self.unloaded
     }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with no message".into())
 }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use rquickjs::function::Rest;
 use rquickjs::promise::PromiseState;
-use rquickjs::{Context, Ctx, Function, Module, Object, Persistent, Runtime, Value};
+use rquickjs::{qjs, Context, Ctx, Function, Module, Object, Persistent, Runtime, Value};
 
+use super::heap::{GuestHeap, HeapStats};
 use super::host_module::{HostBindings, HostErrors};
 use super::loader::{ModuleLoader, ModuleResolver};
 use super::values::{display, pending_exception};
@@ -38,22 +39,40 @@ pub(super) struct Engine {
     context: Context,
     runtime: Runtime,
     errors: Arc<HostErrors>,
+    heap: Arc<HeapStats>,
     heap_limit: usize,
     stack_limit: usize,
     interrupt: InterruptHandle,
 }
 
-fn js_error(ctx: &Ctx<'_>, errors: &HostErrors, heap_limit: usize, error: rquickjs::Error) -> Error {
-    match error {
-        rquickjs::Error::Exception => pending_exception(ctx, errors, heap_limit),
-        other => Error::Internal(other.to_string()),
+/// What the engine needs to describe a failure.
+struct Failures<'a> {
+    errors: &'a HostErrors,
+    heap: &'a HeapStats,
+    heap_limit: usize,
+}
+
+impl Failures<'_> {
+    fn describe(&self, ctx: &Ctx<'_>, error: rquickjs::Error) -> Error {
+        match error {
+            rquickjs::Error::Exception => {
+                let failure = pending_exception(ctx, self.errors, self.heap_limit);
+                if self.heap.take_refused() {
+                    Error::OutOfMemory { limit: self.heap_limit }
+                } else {
+                    failure
+                }
+            }
+            other => Error::Internal(other.to_string()),
+        }
     }
 }
 
 impl Engine {
     pub(super) fn build(spec: Arc<LoadSpec>, interrupt: &InterruptHandle) -> Result<Self> {
-        let runtime = Runtime::new().map_err(|e| Error::Internal(format!("cannot create a QuickJS runtime: {e}")))?;
-        runtime.set_memory_limit(spec.heap_size);
+        let heap = Arc::new(HeapStats::default());
+        let runtime = Runtime::new_with_alloc(GuestHeap::new(spec.heap_size, heap.clone()))
+            .map_err(|e| Error::Internal(format!("cannot create a QuickJS runtime: {e}")))?;
         let state = interrupt.state.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || state.should_stop())));
         let mut roots = HashMap::new();
@@ -73,6 +92,7 @@ impl Engine {
             context,
             runtime,
             errors: errors.clone(),
+            heap: heap.clone(),
             heap_limit: spec.heap_size,
             stack_limit: 0,
             interrupt: interrupt.clone(),
@@ -80,12 +100,13 @@ impl Engine {
         engine.fit_stack(spec.stack_size);
         let heap_limit = spec.heap_size;
         let handlers = engine.context.with(|ctx| -> Result<_> {
-            let fail = |e| js_error(&ctx, &errors, heap_limit, e);
+            let failures = Failures { errors: &errors, heap: &heap, heap_limit };
+            let fail = |e| failures.describe(&ctx, e);
             let _ = ctx.store_userdata(HostBindings { spec: spec.clone(), errors: errors.clone() });
             install_console(&ctx, &spec).map_err(fail)?;
             let mut handlers = HashMap::new();
             for (name, script) in &spec.handlers {
-                let function = load_handler(&ctx, &module_name(name, script), &script.source, &interrupt)
+                let function = load_handler(&ctx, &module_name(name, script), &script.source, &interrupt, &failures)
                     .map_err(|e| match e {
                         Error::Guest(failure) => Error::Load(format!(
                             "handler {name:?} failed to load: {}{}",
@@ -115,19 +136,23 @@ impl Engine {
     pub(super) fn call(&mut self, handler: &str, event_json: &str, gc: bool, requested_stack: usize) -> Result<String> {
         self.fit_stack(requested_stack);
         let persistent = self.handlers.0.get(handler).ok_or_else(|| Error::HandlerNotFound(handler.to_owned()))?.clone();
-        let errors = self.errors.clone();
-        let heap_limit = self.heap_limit;
+        self.heap.take_refused();
+        let failures = Failures { errors: &self.errors, heap: &self.heap, heap_limit: self.heap_limit };
         let interrupt = &self.interrupt;
         let result = self.context.with(|ctx| -> Result<String> {
-            let fail = |e| js_error(&ctx, &errors, heap_limit, e);
+            let fail = |e| failures.describe(&ctx, e);
             let function = persistent.restore(&ctx).map_err(fail)?;
+            // Nothing has run yet, so a failure here leaves the engine as it was.
             let event = ctx.json_parse(event_json).map_err(|e| match fail(e) {
-                Error::Guest(failure) => Error::InvalidEvent(failure.message),
+                Error::Guest(failure) => Error::InvalidEvent(format!("the event is not valid JSON: {}", failure.message)),
+                Error::OutOfMemory { limit } => Error::InvalidEvent(format!(
+                    "the event does not fit in the guest heap ({limit} bytes); raise it with with_guest_heap_size()"
+                )),
                 other => other,
             })?;
             let returned: Value = function.call((event,)).map_err(fail)?;
             let value = settle(&ctx, returned, interrupt).map_err(fail)?;
-            drain_jobs(&ctx, interrupt);
+            drain_jobs(&ctx, interrupt).map_err(fail)?;
             let json = match ctx.json_stringify(value) {
                 Ok(Some(text)) => text.to_string().map_err(fail)?,
                 Ok(None) => {
@@ -144,6 +169,8 @@ impl Engine {
             };
             if gc {
                 ctx.run_gc();
+                // Finalizers the collection queued belong to this call.
+                drain_jobs(&ctx, interrupt).map_err(fail)?;
             }
             Ok(json)
         });
@@ -159,9 +186,14 @@ fn module_name(handler: &str, script: &crate::Script) -> String {
     }
 }
 
-fn load_handler<'js>(ctx: &Ctx<'js>, name: &str, source: &str, interrupt: &InterruptHandle) -> Result<Function<'js>, Error> {
-    let errors = ctx.userdata::<HostBindings>().map(|b| b.errors.clone()).unwrap_or_default();
-    let fail = |e| js_error(ctx, &errors, 0, e);
+fn load_handler<'js>(
+    ctx: &Ctx<'js>,
+    name: &str,
+    source: &str,
+    interrupt: &InterruptHandle,
+    failures: &Failures<'_>,
+) -> Result<Function<'js>, Error> {
+    let fail = |e| failures.describe(ctx, e);
     let mut text = String::with_capacity(source.len() + HANDLER_EXPORT.len());
     text.push_str(source);
     text.push_str(HANDLER_EXPORT);
@@ -186,7 +218,7 @@ fn settle<'js>(ctx: &Ctx<'js>, value: Value<'js>, interrupt: &InterruptHandle) -
                 if interrupt.state.should_stop() {
                     return Err(rquickjs::Exception::throw_internal(ctx, "interrupted"));
                 }
-                if !ctx.execute_pending_job() {
+                if !run_job(ctx)? {
                     return Err(rquickjs::Exception::throw_type(
                         ctx,
                         "the handler returned a promise that can never settle (nothing is left to run)",
@@ -202,11 +234,28 @@ fn settle<'js>(ctx: &Ctx<'js>, value: Value<'js>, interrupt: &InterruptHandle) -
 
 /// Runs microtasks the handler queued but did not wait for, so they cannot
 /// leak into the next call.
-fn drain_jobs(ctx: &Ctx<'_>, interrupt: &InterruptHandle) {
-    while ctx.execute_pending_job() {
+fn drain_jobs(ctx: &Ctx<'_>, interrupt: &InterruptHandle) -> rquickjs::Result<()> {
+    while run_job(ctx)? {
         if interrupt.state.should_stop() {
-            break;
+            return Err(rquickjs::Exception::throw_internal(ctx, "interrupted"));
         }
+    }
+    Ok(())
+}
+
+/// Runs one pending job; `false` if there was none. rquickjs's own version
+/// swallows a failing job, but a job only fails on an uncatchable error (an
+/// interrupt) or when the heap is exhausted — a throwing callback rejects its
+/// promise instead — and both must reach the caller.
+fn run_job(ctx: &Ctx<'_>) -> rquickjs::Result<bool> {
+    let mut job_ctx = std::mem::MaybeUninit::<*mut qjs::JSContext>::uninit();
+    // SAFETY: called inside Context::with (the runtime is locked); with a
+    // single context per runtime the failing job's exception is left
+    // pending on `ctx`, where the caller's error handling picks it up.
+    match unsafe { qjs::JS_ExecutePendingJob(qjs::JS_GetRuntime(ctx.as_raw().as_ptr()), job_ctx.as_mut_ptr()) } {
+        0 => Ok(false),
+        n if n > 0 => Ok(true),
+        _ => Err(rquickjs::Error::Exception),
     }
 }
 

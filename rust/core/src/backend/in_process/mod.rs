@@ -10,6 +10,7 @@
 //! [`InProcess::snapshot`].
 
 mod engine;
+mod heap;
 mod host_module;
 mod loader;
 mod values;
