@@ -18,3 +18,6 @@ echo "== pytest"
 
 echo "== benchmarks, smoke mode (each once)"
 .venv/bin/python -m pytest benches -q --benchmark-disable -p no:cacheprovider
+
+echo "== Windows type-check (cfg(windows) code is compiled here too)"
+bash scripts/check-windows.sh

@@ -2,19 +2,51 @@
 //! guest's thread, which holds no GIL while the guest runs, so each call
 //! attaches to the interpreter for just as long as the callable needs.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use hyperlight_js_core::{HostCallError, HostCause, HostFunction, PrintFn};
+use hyperlight_js_core::{HostCallError, HostCause, HostFunction, InterruptHandle, PrintFn};
+use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+
+/// A host function raised something that is not an `Exception`
+/// (`KeyboardInterrupt` after a Ctrl-C in a blocking host call, `SystemExit`):
+/// the host wants out, and the guest must not be able to catch that. The
+/// call is killed and the exception re-raised once the call has returned.
+#[derive(Default)]
+pub(crate) struct HostEscape {
+    raised: Mutex<Option<PyErr>>,
+    interrupt: OnceLock<InterruptHandle>,
+}
+
+impl HostEscape {
+    /// The sandbox's handle, known once the runtime is loaded.
+    pub(crate) fn bind(&self, interrupt: InterruptHandle) {
+        let _ = self.interrupt.set(interrupt);
+    }
+
+    fn escape(&self, err: PyErr) {
+        *self.raised.lock().unwrap_or_else(|e| e.into_inner()) = Some(err);
+        if let Some(interrupt) = self.interrupt.get() {
+            interrupt.kill();
+        }
+    }
+
+    pub(crate) fn take(&self) -> Option<PyErr> {
+        self.raised.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
 
 /// `adapter` takes the JSON array of arguments and returns JSON text; the
 /// Python package builds it around the user's function.
-pub(crate) fn host_function(adapter: Py<PyAny>) -> HostFunction {
+pub(crate) fn host_function(adapter: Py<PyAny>, escape: Arc<HostEscape>) -> HostFunction {
     Arc::new(move |args_json: &str| {
         Python::attach(|py| match adapter.call1(py, (args_json,)).and_then(|r| r.extract::<String>(py)) {
             Ok(json) => Ok(json),
             Err(err) => {
                 let message = format!("{}: {}", type_name(py, &err), err.value(py));
+                if !err.is_instance_of::<PyException>(py) {
+                    escape.escape(err.clone_ref(py));
+                }
                 Err(HostCallError { message, cause: Some(HostCause(Box::new(err))) })
             }
         })

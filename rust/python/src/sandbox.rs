@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use crate::errors::{consumed, to_py};
-use crate::host::host_function;
+use crate::host::{host_function, HostEscape};
 use crate::monitors::monitor_list;
 
 /// Locks a stage without blocking: a held lock means a call is running.
@@ -39,9 +39,14 @@ fn watchers(list: Option<&MonitorList>, sigint: bool) -> Watchers<'_> {
     }
 }
 
-/// The Python exception for a failed call. A call ended by Ctrl-C lets
-/// Python's own SIGINT handler speak (normally `KeyboardInterrupt`).
-fn signal_or<T>(py: Python<'_>, error: Error) -> PyResult<T> {
+/// The Python exception for a failed call. A host function that raised
+/// `KeyboardInterrupt` or `SystemExit` gets it re-raised; a call ended by
+/// Ctrl-C lets Python's own SIGINT handler speak (normally
+/// `KeyboardInterrupt`).
+fn failure<T>(py: Python<'_>, escape: &HostEscape, error: Error) -> PyResult<T> {
+    if let Some(raised) = escape.take() {
+        return Err(raised);
+    }
     if let Error::Cancelled { by_signal: true, .. } = error {
         py.check_signals()?;
     }
@@ -76,7 +81,10 @@ impl Script {
 }
 
 #[pyclass(frozen, module = "hyperlight_js._native")]
-pub struct ProtoJSSandbox(Mutex<Option<core::ProtoJSSandbox>>);
+pub struct ProtoJSSandbox {
+    inner: Mutex<Option<core::ProtoJSSandbox>>,
+    escape: Arc<HostEscape>,
+}
 
 #[pymethods]
 impl ProtoJSSandbox {
@@ -90,49 +98,60 @@ impl ProtoJSSandbox {
             }
             builder.build()
         };
-        build().map(|p| Self(Mutex::new(Some(p)))).map_err(|e| to_py(py, e))
+        let proto = build().map_err(|e| to_py(py, e))?;
+        Ok(Self { inner: Mutex::new(Some(proto)), escape: Arc::default() })
     }
 
     /// `adapter(args_json: str) -> str` becomes `module.name` in the guest.
     fn register(&self, py: Python<'_>, module: &str, name: &str, adapter: Py<PyAny>) -> PyResult<()> {
-        let mut guard = lock(py, &self.0)?;
+        let mut guard = lock(py, &self.inner)?;
         let proto = live(py, &mut guard, "ProtoJSSandbox", "load_runtime")?;
-        proto.register(module, name, host_function(adapter)).map_err(|e| to_py(py, e))
+        proto.register(module, name, host_function(adapter, self.escape.clone())).map_err(|e| to_py(py, e))
     }
 
     fn load_runtime(&self, py: Python<'_>) -> PyResult<JSSandbox> {
-        let mut guard = lock(py, &self.0)?;
+        let mut guard = lock(py, &self.inner)?;
         let proto = guard.take().ok_or_else(|| consumed(py, "ProtoJSSandbox", "load_runtime"))?;
         let sandbox = proto.load_runtime().map_err(|e| to_py(py, e))?;
-        Ok(JSSandbox(Mutex::new(Some(sandbox))))
+        self.escape.bind(sandbox.interrupt_handle());
+        Ok(JSSandbox::new(sandbox, self.escape.clone()))
     }
 }
 
 #[pyclass(frozen, module = "hyperlight_js._native")]
-pub struct JSSandbox(Mutex<Option<core::JSSandbox>>);
+pub struct JSSandbox {
+    inner: Mutex<Option<core::JSSandbox>>,
+    escape: Arc<HostEscape>,
+}
+
+impl JSSandbox {
+    fn new(sandbox: core::JSSandbox, escape: Arc<HostEscape>) -> Self {
+        Self { inner: Mutex::new(Some(sandbox)), escape }
+    }
+}
 
 #[pymethods]
 impl JSSandbox {
     fn add_handler(&self, py: Python<'_>, name: &str, script: &Script) -> PyResult<()> {
-        let mut guard = lock(py, &self.0)?;
+        let mut guard = lock(py, &self.inner)?;
         live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?
             .add_handler(name, script.0.clone())
             .map_err(|e| to_py(py, e))
     }
 
     fn remove_handler(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        let mut guard = lock(py, &self.0)?;
+        let mut guard = lock(py, &self.inner)?;
         live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?.remove_handler(name).map_err(|e| to_py(py, e))
     }
 
     fn clear_handlers(&self, py: Python<'_>) -> PyResult<()> {
-        let mut guard = lock(py, &self.0)?;
+        let mut guard = lock(py, &self.inner)?;
         live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?.clear_handlers();
         Ok(())
     }
 
     fn handler_names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        let mut guard = lock(py, &self.0)?;
+        let mut guard = lock(py, &self.inner)?;
         Ok(live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?.handler_names().map(str::to_owned).collect())
     }
 
@@ -141,18 +160,18 @@ impl JSSandbox {
     #[pyo3(signature = (monitor=None, sigint=false))]
     fn get_loaded_sandbox(&self, py: Python<'_>, monitor: Option<&Bound<'_, PyAny>>, sigint: bool) -> PyResult<LoadedJSSandbox> {
         let list = monitor.map(monitor_list).transpose()?;
-        let mut guard = lock(py, &self.0)?;
+        let mut guard = lock(py, &self.inner)?;
         let sandbox = live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?;
         let sandbox_ref: &core::JSSandbox = sandbox;
         let watchers = watchers(list.as_ref(), sigint);
         let loaded = py.detach(|| sandbox_ref.get_loaded_sandbox_watched(watchers));
-        let loaded = loaded.or_else(|e| signal_or(py, e))?;
+        let loaded = loaded.or_else(|e| failure(py, &self.escape, e))?;
         guard.take();
-        Ok(LoadedJSSandbox::new(loaded))
+        Ok(LoadedJSSandbox::new(loaded, self.escape.clone()))
     }
 
     fn interrupt_handle(&self, py: Python<'_>) -> PyResult<InterruptHandle> {
-        let mut guard = lock(py, &self.0)?;
+        let mut guard = lock(py, &self.inner)?;
         Ok(InterruptHandle(live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?.interrupt_handle()))
     }
 }
@@ -164,11 +183,13 @@ pub struct LoadedJSSandbox {
     poisoned: Arc<AtomicBool>,
     interrupt: core::InterruptHandle,
     backend: &'static str,
+    escape: Arc<HostEscape>,
 }
 
 impl LoadedJSSandbox {
-    fn new(loaded: core::LoadedJSSandbox) -> Self {
+    fn new(loaded: core::LoadedJSSandbox, escape: Arc<HostEscape>) -> Self {
         Self {
+            escape,
             poisoned: loaded.poison_flag(),
             interrupt: loaded.interrupt_handle(),
             backend: loaded.backend_name(),
@@ -202,7 +223,7 @@ impl LoadedJSSandbox {
         let options = CallOptions { gc, monitor: watchers.monitor, interrupt_on_sigint: watchers.interrupt_on_sigint };
         let result = py.detach(|| sandbox.call(name, event_json, &options));
         drop(guard);
-        result.or_else(|e| signal_or(py, e))
+        result.or_else(|e| failure(py, &self.escape, e))
     }
 
     fn snapshot(&self, py: Python<'_>) -> PyResult<Snapshot> {
@@ -234,7 +255,7 @@ impl LoadedJSSandbox {
     fn unload(&self, py: Python<'_>) -> PyResult<JSSandbox> {
         let mut guard = lock(py, &self.inner)?;
         let sandbox = guard.take().ok_or_else(|| consumed(py, "LoadedJSSandbox", "unload"))?;
-        Ok(JSSandbox(Mutex::new(Some(sandbox.unload()))))
+        Ok(JSSandbox::new(sandbox.unload(), self.escape.clone()))
     }
 }
 

@@ -172,6 +172,12 @@ impl Engine {
                 // Finalizers the collection queued belong to this call.
                 drain_jobs(&ctx, interrupt).map_err(fail)?;
             }
+            // Hitting the heap limit is an error even when the guest caught
+            // it (QuickJS makes it a catchable exception, and a promise chain
+            // turns it into a silent rejection).
+            if failures.heap.take_refused() {
+                return Err(Error::OutOfMemory { limit: failures.heap_limit });
+            }
             Ok(json)
         });
         self.errors.clear();
