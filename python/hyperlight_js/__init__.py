@@ -15,12 +15,14 @@ from __future__ import annotations
 from . import metrics, monitor
 from ._native import __version__
 from .errors import (
+    BackendUnavailableError,
     ExecutionCancelled,
     GuestError,
     GuestOutOfMemoryError,
     HandlerLoadError,
     HandlerNotFoundError,
     HyperlightError,
+    HypervisorUnavailableError,
     InternalError,
     InvalidEventError,
     MonitorStartError,
@@ -68,5 +70,7 @@ __all__ = [
     "ResultNotSerializableError",
     "GuestOutOfMemoryError",
     "SnapshotError",
+    "BackendUnavailableError",
+    "HypervisorUnavailableError",
     "InternalError",
 ]

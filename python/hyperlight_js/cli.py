@@ -3,6 +3,8 @@ shell.
 
     hyperlight-js run handler.js '{"name": "world"}' --wall-clock 500ms --cpu-time 100ms
 
+    hyperlight-js doctor
+
 The result (JSON) goes to stdout, the guest's console output to stderr.
 Exit status: 0 success, 1 the handler failed (exception, load error, bad
 result), 2 usage error, 3 a limit ended the handler, 4 any other sandbox error.
@@ -18,7 +20,8 @@ from collections.abc import Sequence
 
 from .errors import ExecutionCancelled, GuestError, HyperlightError, InvalidEventError, ResultNotSerializableError
 from .monitor import CpuTimeMonitor, Monitor, WallClockMonitor
-from .sandbox import SandboxBuilder, Script
+from . import doctor
+from .sandbox import BACKENDS, SandboxBuilder, Script
 
 EXIT_OK, EXIT_HANDLER_FAILED, EXIT_USAGE, EXIT_LIMIT, EXIT_SANDBOX = 0, 1, 2, 3, 4
 
@@ -44,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--cpu-time", type=parse_duration, metavar="DURATION", help="CPU-time limit, e.g. 100ms")
     run.add_argument("--heap-size", type=int, metavar="BYTES", help="guest heap limit in bytes")
     run.add_argument("--root", metavar="DIR", help="directory relative imports may not leave (default: the script's)")
+    run.add_argument("--backend", choices=BACKENDS, help="which engine runs the handler")
+    commands.add_parser("doctor", help="what this machine and build support: backends, hypervisors, CPU clocks")
     return parser
 
 
@@ -51,18 +56,22 @@ def _run(args: argparse.Namespace) -> int:
     # The exit status and message below already say which limit fired.
     logging.getLogger("hyperlight_js.monitor").addHandler(logging.NullHandler())
     builder = SandboxBuilder().with_host_print_fn(lambda line: print(line, file=sys.stderr))
+    if args.backend is not None:
+        builder = builder.with_backend(args.backend)
     if args.heap_size is not None:
         builder = builder.with_guest_heap_size(args.heap_size)
     sandbox = builder.build().load_runtime()
     sandbox.add_handler("handler", Script.from_file(args.script, args.root))
-    loaded = sandbox.get_loaded_sandbox()
     monitors: list[Monitor] = []
     if args.wall_clock is not None:
         monitors.append(WallClockMonitor(args.wall_clock))
     if args.cpu_time is not None:
         monitors.append(CpuTimeMonitor(args.cpu_time))
-    if monitors:
-        result = loaded.handle_event_with_monitor("handler", args.event, tuple(monitors))
+    # The limits bound the script's top-level code as well as the handler.
+    limits = tuple(monitors) if monitors else None
+    loaded = sandbox.get_loaded_sandbox(monitor=limits)
+    if limits is not None:
+        result = loaded.handle_event_with_monitor("handler", args.event, limits)
     else:
         result = loaded.handle_event("handler", args.event)
     print(result)
@@ -71,6 +80,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "doctor":
+        print("\n".join(doctor.report()))
+        return EXIT_OK
     try:
         return _run(args)
     except ExecutionCancelled as exc:

@@ -21,6 +21,8 @@ __all__ = [
     "ResultNotSerializableError",
     "GuestOutOfMemoryError",
     "SnapshotError",
+    "BackendUnavailableError",
+    "HypervisorUnavailableError",
     "InternalError",
 ]
 
@@ -104,6 +106,18 @@ class GuestOutOfMemoryError(HyperlightError):
 class SnapshotError(HyperlightError):
     """A snapshot cannot be taken or restored here (another sandbox's
     snapshot, or a backend that cannot capture the current state)."""
+
+
+class BackendUnavailableError(HyperlightError):
+    """The backend asked for cannot run here (not compiled into this build,
+    or what it needs is missing). Isolation is never silently downgraded:
+    ``auto`` picks another backend only among the isolated ones.
+    ``python -m hyperlight_js doctor`` says what this machine supports."""
+
+
+class HypervisorUnavailableError(BackendUnavailableError):
+    """The hyperlight backend cannot start a micro-VM here: no KVM, mshv or
+    WHP, or the hypervisor refused the guest. The message has the reason."""
 
 
 class InternalError(HyperlightError):

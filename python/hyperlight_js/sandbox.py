@@ -17,7 +17,7 @@ import importlib
 import signal
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar, Union
+from typing import Any, Literal, TypeVar, Union
 
 from . import _native
 from ._bridge import StartedMonitors, flatten
@@ -30,6 +30,9 @@ Script = _native.Script
 Snapshot = _native.Snapshot
 InterruptHandle = _native.InterruptHandle
 
+BackendName = Literal["hyperlight", "wasm", "in-process", "auto"]
+BACKENDS: tuple[BackendName, ...] = ("hyperlight", "wasm", "in-process", "auto")
+DEFAULT_BACKEND: BackendName = "in-process"
 DEFAULT_HEAP_SIZE = 64 * 1024 * 1024
 DEFAULT_SCRATCH_SIZE = 1024 * 1024
 
@@ -67,9 +70,21 @@ class SandboxBuilder:
     """Configures a sandbox. Methods return the builder, so they chain."""
 
     def __init__(self) -> None:
+        self._backend = DEFAULT_BACKEND
         self._heap_size = DEFAULT_HEAP_SIZE
         self._scratch_size = DEFAULT_SCRATCH_SIZE
         self._print: Callable[[str], object] | None = _print_line
+
+    def with_backend(self, name: BackendName) -> SandboxBuilder:
+        """Which engine runs the sandbox: ``"hyperlight"`` (micro-VM),
+        ``"wasm"`` (QuickJS in WebAssembly), ``"in-process"`` or ``"auto"``
+        (the strongest isolation that works here: hyperlight, else wasm).
+        Asking for a backend that cannot run here raises
+        :class:`BackendUnavailableError` when the sandbox is loaded."""
+        if name not in BACKENDS:
+            raise ValueError(f"unknown backend {name!r}: use one of {', '.join(map(repr, BACKENDS))}")
+        self._backend = name
+        return self
 
     def with_guest_heap_size(self, size: int) -> SandboxBuilder:
         """The guest's heap limit in bytes (default 64 MiB)."""
@@ -92,7 +107,7 @@ class SandboxBuilder:
         return self
 
     def build(self) -> ProtoJSSandbox:
-        return ProtoJSSandbox(_native.ProtoJSSandbox(self._heap_size, self._scratch_size, self._print))
+        return ProtoJSSandbox(_native.ProtoJSSandbox(self._heap_size, self._scratch_size, self._print, self._backend))
 
 
 class ProtoJSSandbox:
@@ -309,7 +324,7 @@ class LoadedJSSandbox:
 
     @property
     def backend(self) -> str:
-        """Which engine runs the handlers (``"in-process"``)."""
+        """Which engine runs the handlers: ``"hyperlight"``, ``"wasm"`` or ``"in-process"``."""
         return self._native.backend
 
     def interrupt_handle(self) -> _native.InterruptHandle:

@@ -78,6 +78,10 @@ pub enum Error {
     MonitorStart(#[from] MonitorError),
     #[error("{0}")]
     Snapshot(String),
+    /// The requested backend cannot run here (not compiled in, no usable
+    /// hypervisor, ...). Isolation is never silently downgraded.
+    #[error("the {backend} backend cannot run here: {reason}")]
+    BackendUnavailable { backend: &'static str, reason: String },
     /// A script could not be found, read or compiled.
     #[error("{0}")]
     Load(String),

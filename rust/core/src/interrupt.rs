@@ -8,25 +8,37 @@
 //! so it never waits on a lock, a runtime or the GIL.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 const RUNNING: u64 = 1;
 const KILLED: u64 = 2;
 const FLAGS: u64 = RUNNING | KILLED;
 const SEQ_STEP: u64 = 4;
 
-#[derive(Debug)]
+/// What a backend must do, beyond the flag, to stop a running guest (e.g.
+/// bump wasmtime's epoch, or kill a micro-VM's vCPU).
+pub(crate) type KillHook = Arc<dyn Fn() + Send + Sync>;
+
 pub(crate) struct CallState {
     word: AtomicU64,
     /// The SIGINT count when the running call started, or `NOT_WATCHING`.
     sigint_mark: AtomicU64,
+    /// Set by the backend when it loads; the lock is only ever held to swap
+    /// or clone the Arc, never while calling it.
+    kill_hook: Mutex<Option<KillHook>>,
+}
+
+impl std::fmt::Debug for CallState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallState").field("word", &self.word).finish_non_exhaustive()
+    }
 }
 
 const NOT_WATCHING: u64 = u64::MAX;
 
 impl Default for CallState {
     fn default() -> Self {
-        Self { word: AtomicU64::new(0), sigint_mark: AtomicU64::new(NOT_WATCHING) }
+        Self { word: AtomicU64::new(0), sigint_mark: AtomicU64::new(NOT_WATCHING), kill_hook: Mutex::new(None) }
     }
 }
 
@@ -83,6 +95,12 @@ impl CallState {
         self.kill_where(|_| true)
     }
 
+    /// Installs what kills a running guest of the current backend.
+    #[allow(dead_code)] // used by the backends behind the `wasm` and `hyperlight` features
+    pub(crate) fn set_kill_hook(&self, hook: Option<KillHook>) {
+        *self.kill_hook.lock().unwrap_or_else(|e| e.into_inner()) = hook;
+    }
+
     fn kill_where(&self, is_target: impl Fn(u64) -> bool) -> bool {
         let mut word = self.word.load(Ordering::Acquire);
         loop {
@@ -98,7 +116,13 @@ impl CallState {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    let hook = self.kill_hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    if let Some(hook) = hook {
+                        hook();
+                    }
+                    return true;
+                }
                 Err(now) => word = now,
             }
         }

@@ -11,6 +11,18 @@ mod sandbox;
 
 use pyo3::prelude::*;
 
+/// Every backend: (name, compiled into this build, None if it can run here
+/// or the reason it cannot). Probing may start and discard a guest.
+#[pyfunction]
+fn backends(py: Python<'_>) -> Vec<(&'static str, bool, Option<String>)> {
+    py.detach(|| {
+        hyperlight_js_core::backend::BackendKind::ALL
+            .into_iter()
+            .map(|kind| (kind.name(), kind.compiled_in(), kind.availability().err()))
+            .collect()
+    })
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sandbox::Script>()?;
@@ -26,6 +38,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(monitors::monitor_terminations, m)?)?;
     m.add_function(wrap_pyfunction!(monitors::monitor_thread_count, m)?)?;
     m.add_function(wrap_pyfunction!(monitors::cpu_clock_support, m)?)?;
+    m.add_function(wrap_pyfunction!(backends, m)?)?;
     m.add("MONITOR_THREADS_ENV", hyperlight_js_core::monitor::THREADS_ENV)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

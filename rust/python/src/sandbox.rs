@@ -89,10 +89,13 @@ pub struct ProtoJSSandbox {
 #[pymethods]
 impl ProtoJSSandbox {
     #[new]
-    #[pyo3(signature = (heap_size, scratch_size, print_fn=None))]
-    fn new(py: Python<'_>, heap_size: usize, scratch_size: usize, print_fn: Option<Py<PyAny>>) -> PyResult<Self> {
+    #[pyo3(signature = (heap_size, scratch_size, print_fn=None, backend="in-process"))]
+    fn new(py: Python<'_>, heap_size: usize, scratch_size: usize, print_fn: Option<Py<PyAny>>, backend: &str) -> PyResult<Self> {
         let build = || -> core::Result<core::ProtoJSSandbox> {
-            let mut builder = SandboxBuilder::new().with_guest_heap_size(heap_size)?.with_guest_scratch_size(scratch_size)?;
+            let mut builder = SandboxBuilder::new()
+                .with_backend(backend.parse()?)
+                .with_guest_heap_size(heap_size)?
+                .with_guest_scratch_size(scratch_size)?;
             if let Some(sink) = print_fn {
                 builder = builder.with_host_print_fn(crate::host::print_fn(sink));
             }

@@ -3,6 +3,9 @@
 //! the shared interrupt state says so, and return to a snapshot.
 
 pub mod in_process;
+mod kind;
+
+pub use kind::{BackendChoice, BackendKind};
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -48,7 +51,18 @@ pub trait Backend: Send {
     fn restore(&mut self, snapshot: &BackendSnapshot) -> Result<()>;
 }
 
-/// Chooses and builds a backend for a load.
-pub(crate) fn load(spec: Arc<LoadSpec>, interrupt: &InterruptHandle) -> Result<Box<dyn Backend>> {
-    Ok(Box::new(in_process::InProcess::load(spec, interrupt)?))
+/// Builds a backend of `kind` for a load.
+pub(crate) fn load(kind: BackendKind, spec: Arc<LoadSpec>, interrupt: &InterruptHandle) -> Result<Box<dyn Backend>> {
+    match kind {
+        BackendKind::InProcess => Ok(Box::new(in_process::InProcess::load(spec, interrupt)?)),
+        #[cfg(feature = "wasm")]
+        BackendKind::Wasm => Ok(Box::new(wasm::Wasm::load(spec, interrupt)?)),
+        #[cfg(feature = "hyperlight")]
+        BackendKind::Hyperlight => Ok(Box::new(hyperlight::Hyperlight::load(spec, interrupt)?)),
+        #[allow(unreachable_patterns)]
+        other => Err(crate::Error::BackendUnavailable {
+            backend: other.name(),
+            reason: other.availability().err().unwrap_or_else(|| "not compiled in".into()),
+        }),
+    }
 }

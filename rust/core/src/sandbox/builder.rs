@@ -1,4 +1,5 @@
 use super::{PrintFn, ProtoJSSandbox, SandboxConfig};
+use crate::backend::BackendChoice;
 use crate::error::{Error, Result};
 
 /// Default guest heap: QuickJS's memory limit.
@@ -20,7 +21,7 @@ impl Default for SandboxBuilder {
 
 impl SandboxBuilder {
     pub fn new() -> Self {
-        Self { config: SandboxConfig { heap_size: DEFAULT_HEAP_SIZE, stack_size: DEFAULT_SCRATCH_SIZE, print: None } }
+        Self { config: SandboxConfig { backend: BackendChoice::Named(crate::backend::BackendKind::InProcess), heap_size: DEFAULT_HEAP_SIZE, stack_size: DEFAULT_SCRATCH_SIZE, print: None } }
     }
 
     pub fn with_guest_heap_size(mut self, bytes: usize) -> Result<Self> {
@@ -31,6 +32,12 @@ impl SandboxBuilder {
     pub fn with_guest_scratch_size(mut self, bytes: usize) -> Result<Self> {
         self.config.stack_size = positive("guest scratch size", bytes)?;
         Ok(self)
+    }
+
+    /// Which backend runs the sandbox (default: in-process).
+    pub fn with_backend(mut self, backend: BackendChoice) -> Self {
+        self.config.backend = backend;
+        self
     }
 
     /// Where `console.log` and `print` go. Without one, guest output is dropped.

@@ -64,6 +64,7 @@ impl JSSandbox {
     /// handlers' top-level code raced against monitors: loading runs guest
     /// code, and hostile top-level code must not hang the host either.
     pub fn get_loaded_sandbox_watched(&self, watchers: Watchers<'_>) -> Result<LoadedJSSandbox> {
+        let kind = self.config.backend.resolve()?;
         let spec = Arc::new(LoadSpec {
             heap_size: self.config.heap_size,
             stack_size: self.config.stack_size,
@@ -72,7 +73,7 @@ impl JSSandbox {
             handlers: self.handlers.clone(),
             imported_sources: Default::default(),
         });
-        let backend = run_watched(&self.interrupt.state, watchers, || backend::load(spec, &self.interrupt))?;
+        let backend = run_watched(&self.interrupt.state, watchers, || backend::load(kind, spec, &self.interrupt))?;
         Ok(LoadedJSSandbox::new(backend, self.clone_parts()))
     }
 

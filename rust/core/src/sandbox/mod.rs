@@ -30,6 +30,7 @@ pub type PrintFn = Arc<dyn Fn(&str) + Send + Sync>;
 /// Sizes and settings fixed by the builder.
 #[derive(Clone)]
 pub(crate) struct SandboxConfig {
+    pub backend: crate::backend::BackendChoice,
     pub heap_size: usize,
     pub stack_size: usize,
     pub print: Option<PrintFn>,

@@ -1,0 +1,64 @@
+"""``python -m hyperlight_js doctor``: what this machine and this build can
+do — which backends are compiled in and whether each can actually run (a
+micro-VM is really started, not just looked for), the hypervisor devices,
+CPU clocks for ``CpuTimeMonitor`` and the monitor runtime's threads."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from . import _native
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    name: str
+    compiled_in: bool
+    problem: str | None  # None when it can run here
+
+    @property
+    def runs_here(self) -> bool:
+        return self.problem is None
+
+
+def backends() -> list[BackendStatus]:
+    return [BackendStatus(name, compiled, problem) for name, compiled, problem in _native.backends()]
+
+
+def hypervisors() -> dict[str, bool]:
+    """Which hypervisor interfaces this machine exposes (present is not the
+    same as usable: the hyperlight backend's status says that)."""
+    if sys.platform == "win32":
+        system32 = os.path.join(os.environ.get("SystemRoot", r"C:\Windows"), "System32")
+        return {"WHP": os.path.exists(os.path.join(system32, "WinHvPlatform.dll"))}
+    return {"/dev/kvm": os.path.exists("/dev/kvm"), "/dev/mshv": os.path.exists("/dev/mshv")}
+
+
+def monitor_threads() -> str:
+    running = _native.monitor_thread_count()
+    configured = os.environ.get(_native.MONITOR_THREADS_ENV)
+    source = f"{_native.MONITOR_THREADS_ENV}={configured!r}" if configured is not None else "default"
+    if running is not None:
+        return f"{running} worker threads (running; {source})"
+    return f"not started yet ({source}; 2 by default)"
+
+
+def report() -> list[str]:
+    lines = [f"hyperlight-js {_native.__version__} on {sys.platform}, Python {sys.version.split()[0]}", "backends:"]
+    for status in backends():
+        if not status.compiled_in:
+            state = "not compiled in"
+        elif status.runs_here:
+            state = "available"
+        else:
+            state = "compiled in, cannot run here"
+        lines.append(f"  {status.name:<11} {state}" + (f": {status.problem}" if status.problem and status.compiled_in else ""))
+    lines.append("hypervisors: " + ", ".join(f"{name} {'present' if ok else 'absent'}" for name, ok in hypervisors().items()))
+    try:
+        lines.append(f"CPU-time monitor: per-thread CPU clocks via {_native.cpu_clock_support()}")
+    except OSError as exc:
+        lines.append(f"CPU-time monitor: unavailable ({exc}); CpuTimeMonitor fails closed")
+    lines.append(f"monitor runtime: {monitor_threads()}")
+    return lines
