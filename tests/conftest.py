@@ -5,10 +5,42 @@ from collections.abc import Callable
 import pytest
 
 from hyperlight_js import LoadedJSSandbox, SandboxBuilder
+from hyperlight_js import doctor
+from hyperlight_js import sandbox as sandbox_module
 
 SPIN = "function handler(e) { while (true) {} }"
 
 LoadFn = Callable[..., LoadedJSSandbox]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "backends(*names): run this test only on these backends (default: every backend)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test runs once per backend. A backend that cannot run on this
+    machine is skipped with the reason `python -m hyperlight_js doctor` gives."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("backends")
+    wanted = set(marker.args) if marker else None
+    params = []
+    for status in doctor.backends():
+        if wanted is not None and status.name not in wanted:
+            continue
+        marks = [] if status.runs_here else [pytest.mark.skip(reason=f"{status.name} backend: {status.problem}")]
+        params.append(pytest.param(status.name, id=status.name, marks=marks))
+    metafunc.parametrize("backend", params, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The backend every SandboxBuilder() in the test uses by default."""
+    name: str = request.param
+    monkeypatch.setattr(sandbox_module, "DEFAULT_BACKEND", name)
+    return name
 
 
 @pytest.fixture

@@ -113,6 +113,7 @@ def test_deep_recursion_is_a_guest_error_not_a_crash(load: LoadFn) -> None:
     assert not loaded.poisoned
 
 
+@pytest.mark.backends("in-process")
 def test_a_huge_scratch_size_is_capped_by_the_real_stack() -> None:
     import threading
 

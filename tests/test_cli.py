@@ -52,11 +52,24 @@ def test_durations() -> None:
     assert parse_duration("250us") == pytest.approx(0.00025)
 
 
-def test_module_entry_point_and_console_script(tmp_path: Path) -> None:
+def test_module_entry_point_and_console_script(tmp_path: Path, backend: str) -> None:
     path = _script(tmp_path, "function handler(e) { return e * 2 }")
-    done = subprocess.run([sys.executable, "-m", "hyperlight_js", "run", path, "21"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "hyperlight_js", "run", path, "21", "--backend", backend], capture_output=True, text=True, timeout=60
+    )
     assert (done.returncode, done.stdout) == (0, "42\n")
     script = Path(sys.executable).parent / "hyperlight-js"
     if script.exists():
-        done = subprocess.run([str(script), "run", path, "4"], capture_output=True, text=True, timeout=60)
+        done = subprocess.run([str(script), "run", path, "4", "--backend", backend], capture_output=True, text=True, timeout=60)
         assert (done.returncode, done.stdout) == (0, "8\n")
+
+
+def test_doctor_tells_what_runs_here(capsys: pytest.CaptureFixture[str]) -> None:
+    from hyperlight_js import doctor
+
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    for status in doctor.backends():
+        assert status.name in out
+    assert "in-process  available" in out
+    assert "CPU-time monitor" in out and "monitor runtime" in out

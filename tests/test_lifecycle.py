@@ -178,6 +178,7 @@ def test_poison_and_restore(load: LoadFn) -> None:
     assert loaded.call_handler("h", {}) == [1, "boolean", 1]
 
 
+@pytest.mark.backends("in-process")
 def test_snapshot_rules(load: LoadFn) -> None:
     a = load(h="function handler() { return 1 }")
     b = load(h="function handler() { return 2 }")

@@ -13,7 +13,7 @@ import pytest
 
 SCRIPT = textwrap.dedent(
     """
-    import os, threading
+    import os, sys, threading
     from hyperlight_js import SandboxBuilder, WallClockMonitor, CpuTimeMonitor, MonitorStartError, _native
 
     def monitor_threads():
@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent(
                 names.append(f.read().strip())
         return sum(1 for n in names if n == "hl-monitor")
 
-    sandbox = SandboxBuilder().build().load_runtime()
+    sandbox = SandboxBuilder().with_backend(sys.argv[1]).build().load_runtime()
     sandbox.add_handler("h", "function handler(e) { return e }")
     loaded = sandbox.get_loaded_sandbox()
     assert monitor_threads() == 0, "the runtime is created lazily"
@@ -40,23 +40,23 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _run(env_value: str | None) -> str:
+def _run(env_value: str | None, backend: str) -> str:
     env = dict(os.environ)
     env.pop("HYPERLIGHT_MONITOR_THREADS", None)
     if env_value is not None:
         env["HYPERLIGHT_MONITOR_THREADS"] = env_value
-    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", SCRIPT, backend], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="thread names are read from /proc (Linux only)")
 @pytest.mark.parametrize(("value", "threads"), [(None, 2), ("1", 1), ("4", 4)])
-def test_thread_count_is_honoured_and_no_thread_is_spawned_per_call(value: str | None, threads: int) -> None:
-    assert _run(value) == f"THREADS {threads} {threads}"
+def test_thread_count_is_honoured_and_no_thread_is_spawned_per_call(value: str | None, threads: int, backend: str) -> None:
+    assert _run(value, backend) == f"THREADS {threads} {threads}"
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "many", ""])
-def test_a_bad_thread_count_fails_monitored_calls_closed(value: str) -> None:
-    out = _run(value)
+def test_a_bad_thread_count_fails_monitored_calls_closed(value: str, backend: str) -> None:
+    out = _run(value, backend)
     assert out.startswith("START-ERROR") and "HYPERLIGHT_MONITOR_THREADS" in out, out

@@ -12,10 +12,10 @@ import pytest
 
 SCRIPT = textwrap.dedent(
     """
-    import os, signal, threading, time
+    import os, signal, sys, threading, time
     from hyperlight_js import SandboxBuilder, SandboxPoisonedError
 
-    sandbox = SandboxBuilder().build().load_runtime()
+    sandbox = SandboxBuilder().with_backend(sys.argv[1]).build().load_runtime()
     sandbox.add_handler("spin", "function handler() { while (true) {} }")
     sandbox.add_handler("ok", "function handler() { return 'ok' }")
     loaded = sandbox.get_loaded_sandbox()
@@ -46,8 +46,8 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT with os.kill")
-def test_ctrl_c_ends_the_handler_and_raises_keyboard_interrupt() -> None:
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=30)
+def test_ctrl_c_ends_the_handler_and_raises_keyboard_interrupt(backend: str) -> None:
+    done = subprocess.run([sys.executable, "-c", SCRIPT, backend], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("KeyboardInterrupt after ")
