@@ -13,7 +13,6 @@ result), 2 usage error, 3 a limit ended the handler, 4 any other sandbox error.
 from __future__ import annotations
 
 import argparse
-import logging
 import re
 import sys
 from collections.abc import Sequence
@@ -53,8 +52,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    # The exit status and message below already say which limit fired.
-    logging.getLogger("hyperlight_js.monitor").addHandler(logging.NullHandler())
     builder = SandboxBuilder().with_host_print_fn(lambda line: print(line, file=sys.stderr))
     if args.backend is not None:
         builder = builder.with_backend(args.backend)

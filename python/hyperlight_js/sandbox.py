@@ -37,6 +37,9 @@ DEFAULT_HEAP_SIZE = 64 * 1024 * 1024
 DEFAULT_SCRATCH_SIZE = 1024 * 1024
 
 _log = logging.getLogger("hyperlight_js.monitor")
+# A library logs; the application decides where it goes (no stderr spam by
+# default from logging's last-resort handler).
+logging.getLogger("hyperlight_js").addHandler(logging.NullHandler())
 _MAIN_THREAD_ID = threading.main_thread().ident
 
 
