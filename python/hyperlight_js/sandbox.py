@@ -10,7 +10,6 @@ the main thread, logging, and asyncio.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import importlib
@@ -295,19 +294,21 @@ class LoadedJSSandbox:
         """:meth:`call_handler` for asyncio hosts: the handler runs in the
         loop's default executor, so the loop keeps running. Cancelling the
         awaiting task kills the handler (the sandbox is then poisoned)."""
-        call = functools.partial(
-            self.call_handler,
-            name,
-            event,
-            wall_clock_timeout=wall_clock_timeout,
-            cpu_timeout=cpu_timeout,
-            monitor=monitor,
-            gc=gc,
-        )
+        abandoned = threading.Event()
+
+        def call() -> Any:
+            # Cancelled while still queued for the executor: never start.
+            if abandoned.is_set():
+                raise asyncio.CancelledError()
+            return self.call_handler(
+                name, event, wall_clock_timeout=wall_clock_timeout, cpu_timeout=cpu_timeout, monitor=monitor, gc=gc
+            )
+
         future = asyncio.get_running_loop().run_in_executor(None, call)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
+            abandoned.set()
             self._native.interrupt_handle().kill()
             raise
 
