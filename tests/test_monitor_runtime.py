@@ -13,7 +13,7 @@ import pytest
 
 SCRIPT = textwrap.dedent(
     """
-    import os, sys, threading
+    import os, sys, threading, time
     from hyperlight_js import SandboxBuilder, WallClockMonitor, CpuTimeMonitor, MonitorStartError, _native
 
     def monitor_threads():
@@ -35,6 +35,11 @@ SCRIPT = textwrap.dedent(
     else:
         os.environ["HYPERLIGHT_MONITOR_THREADS"] = "7"  # read once: ignored now
         loaded.handle_event_with_monitor("h", "1", WallClockMonitor(5))
+        # A new thread names itself once it runs: give the workers a moment.
+        for _ in range(100):
+            if monitor_threads() == _native.monitor_thread_count():
+                break
+            time.sleep(0.01)
         print("THREADS", monitor_threads(), _native.monitor_thread_count())
     """
 )

@@ -35,6 +35,13 @@ DEFAULT_BACKEND: BackendName = "in-process"
 DEFAULT_HEAP_SIZE = 64 * 1024 * 1024
 DEFAULT_SCRATCH_SIZE = 1024 * 1024
 
+# One encoder, made once: json.dumps() with any non-default argument builds a
+# new encoder on every call, which cost more than the guest call itself.
+# NaN and infinities are not JSON, so they are refused rather than sent as
+# tokens JavaScript's JSON.parse would reject.
+_to_json = json.JSONEncoder(allow_nan=False, separators=(",", ":"), ensure_ascii=True).encode
+_from_json = json.JSONDecoder().decode
+
 _log = logging.getLogger("hyperlight_js.monitor")
 # A library logs; the application decides where it goes (no stderr spam by
 # default from logging's last-resort handler).
@@ -130,7 +137,7 @@ class ProtoJSSandbox:
             raise TypeError("fn must be callable")
 
         def adapter(args_json: str) -> str:
-            return json.dumps(fn(*json.loads(args_json)), allow_nan=False)
+            return _to_json(fn(*_from_json(args_json)))
 
         self._native.register(module, name, adapter)
 
@@ -273,13 +280,13 @@ class LoadedJSSandbox:
         the result as a Python value (both through JSON). Limits compose:
         each given one is raced with the others."""
         try:
-            event_json = json.dumps(event, allow_nan=False)
+            event_json = _to_json(event)
         except (TypeError, ValueError) as exc:
             raise InvalidEventError(f"the event cannot be sent as JSON: {exc}") from exc
         monitors = _compose(wall_clock_timeout, cpu_timeout, monitor)
         if monitors:
-            return json.loads(self.handle_event_with_monitor(name, event_json, tuple(monitors), gc))
-        return json.loads(self._native.call(name, event_json, gc, None, _watch_sigint()))
+            return _from_json(self.handle_event_with_monitor(name, event_json, tuple(monitors), gc))
+        return _from_json(self._native.call(name, event_json, gc, None, _watch_sigint()))
 
     async def call_handler_async(
         self,
