@@ -27,10 +27,20 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# --all-features includes the micro-VM backend, whose crate embeds the
+# prebuilt guest.
+if [ -z "${HYPERLIGHT_JS_RUNTIME_PATH:-}" ]; then
+    HYPERLIGHT_JS_RUNTIME_PATH=$(bash scripts/build-hyperlight-guest.sh)
+    export HYPERLIGHT_JS_RUNTIME_PATH
+fi
+
 # Absolute paths: rustup's proxies come first on PATH, and cargo would
 # otherwise pick rustup's rustc, whose sysroot has no sources.
 # RUSTC_BOOTSTRAP unlocks -Zbuild-std on this stable compiler.
-RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
+# CARGO_UNSTABLE_BUILD_STD does the same for the nested cargo that
+# hyperlight-host's build script runs to build its Windows surrogate
+# process (a panic=abort binary), when the hyperlight feature is checked.
+RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort \
     /usr/bin/cargo check -Zbuild-std --target "$TARGET" \
     --target-dir target/windows-check \
     --workspace --all-targets --all-features

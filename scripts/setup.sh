@@ -17,8 +17,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -r requirements-dev.txt
+# The micro-VM backend's guest is built first; hyperlight-js's build script
+# then embeds it (HYPERLIGHT_JS_RUNTIME_PATH) in the wheel.
+HYPERLIGHT_JS_RUNTIME_PATH=$(bash scripts/build-hyperlight-guest.sh)
+export HYPERLIGHT_JS_RUNTIME_PATH
 rm -rf dist
-.venv/bin/maturin build --release --quiet --out dist
+.venv/bin/maturin build --release --quiet --out dist --features hyperlight
 wheel=$(ls dist/hyperlight_js-*-abi3-*.whl)
 .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheel"
 echo "setup: installed $(basename "$wheel")"

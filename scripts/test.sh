@@ -9,6 +9,11 @@ bash scripts/setup.sh
 echo "== cargo test (core crate)"
 cargo test --quiet -p hyperlight-js-core
 
+echo "== cargo test (core crate with the micro-VM backend; its checks skip, with the probe's error, where no VM starts)"
+HYPERLIGHT_JS_RUNTIME_PATH=$(bash scripts/build-hyperlight-guest.sh)
+export HYPERLIGHT_JS_RUNTIME_PATH
+cargo test --quiet -p hyperlight-js-core --features hyperlight
+
 echo "== mypy --strict"
 .venv/bin/mypy
 .venv/bin/mypy benches

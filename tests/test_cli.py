@@ -73,3 +73,9 @@ def test_doctor_tells_what_runs_here(capsys: pytest.CaptureFixture[str]) -> None
         assert status.name in out
     assert "in-process  available" in out
     assert "CPU-time monitor" in out and "monitor runtime" in out
+    hyperlight = next(s for s in doctor.backends() if s.name == "hyperlight")
+    if hyperlight.compiled_in and hyperlight.problem:
+        # The probe's own error (the hypervisor's words), not a guess.
+        assert f"micro-VM: does not start here: {hyperlight.problem}" in out
+    else:
+        assert "micro-VM: " in out

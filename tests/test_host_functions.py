@@ -34,6 +34,7 @@ def test_host_functions_take_and_return_json_values() -> None:
     assert seen == [(1, "two", [3], {"four": 4}, None)]
 
 
+@pytest.mark.backends("in-process", "wasm")
 def test_a_raising_host_function_is_a_catchable_js_exception() -> None:
     def fail() -> None:
         raise KeyError("no such key")
@@ -44,6 +45,23 @@ def test_a_raising_host_function_is_a_catchable_js_exception() -> None:
     )
     name, message = loaded.call_handler("h")
     assert name == "HostError"
+    assert "KeyError" in message and "no such key" in message
+
+
+@pytest.mark.backends("hyperlight")
+def test_a_raising_host_function_in_the_micro_vm_throws_hyperlight_js_error() -> None:
+    """hyperlight-js throws its own InternalError, whose message ends with
+    the host's (README: Backends)."""
+
+    def fail() -> None:
+        raise KeyError("no such key")
+
+    loaded = _loaded(
+        "import { fail } from 'host'; function handler(e) { try { fail() } catch (err) { return [err.name, err.message] } }",
+        host__fail=fail,
+    )
+    name, message = loaded.call_handler("h")
+    assert name == "InternalError"
     assert "KeyError" in message and "no such key" in message
 
 
@@ -61,13 +79,14 @@ def test_an_uncaught_host_exception_is_the_cause_of_the_guest_error() -> None:
     assert not loaded.poisoned
 
 
-def test_results_json_cannot_hold_become_js_exceptions() -> None:
+def test_results_json_cannot_hold_become_js_exceptions(backend: str) -> None:
     loaded = _loaded(
         "import { bad, nan } from 'host'; function handler() { const out = []; for (const f of [bad, nan]) { try { f() } catch (e) { out.push(e.name) } } return out }",
         host__bad=lambda: object(),
         host__nan=lambda: float("nan"),
     )
-    assert loaded.call_handler("h") == ["HostError", "HostError"]
+    name = "InternalError" if backend == "hyperlight" else "HostError"
+    assert loaded.call_handler("h") == [name, name]
 
 
 def test_host_function_runs_on_the_calling_thread_with_the_gil() -> None:

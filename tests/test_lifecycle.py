@@ -21,14 +21,14 @@ from hyperlight_js import (
 )
 
 
-def test_handler_runs_exported_or_not(load: LoadFn) -> None:
+def test_handler_runs_exported_or_not(load: LoadFn, backend: str) -> None:
     loaded = load(
         plain="function handler(e) { return { sum: e.a + e.b } }",
         exported="export function handler(e) { return e.s.length }",
     )
     assert loaded.handle_event("plain", '{"a": 1, "b": 2}') == '{"sum":3}'
     assert loaded.call_handler("exported", {"s": "four"}) == 4
-    assert loaded.backend == "in-process"
+    assert loaded.backend == backend
 
 
 def test_unicode_round_trips(load: LoadFn) -> None:
@@ -48,6 +48,7 @@ def test_gc_flag_is_accepted_both_ways(load: LoadFn) -> None:
     assert loaded.handle_event("h", "2", gc=True) == "[2]"
 
 
+@pytest.mark.backends("in-process", "wasm")
 def test_console_output_reaches_the_print_function() -> None:
     lines: list[str] = []
     builder = SandboxBuilder().with_host_print_fn(lines.append)
@@ -55,6 +56,17 @@ def test_console_output_reaches_the_print_function() -> None:
     sandbox.add_handler("h", "function handler(e) { console.log('a', 1, [2]); console.error({k: 'v'}); print('p'); return null }")
     sandbox.get_loaded_sandbox().handle_event("h", "{}")
     assert lines == ["a 1 [2]", '{"k":"v"}', "p"]
+
+
+@pytest.mark.backends("hyperlight")
+def test_console_in_the_micro_vm_is_hyperlight_js_console() -> None:
+    """hyperlight-js's runtime has console.log and print only, and converts
+    each argument with String() (README: Backends)."""
+    lines: list[str] = []
+    sandbox = SandboxBuilder().with_host_print_fn(lines.append).build().load_runtime()
+    sandbox.add_handler("h", "function handler(e) { console.log('a', 1, [2]); print('p'); return typeof console.error }")
+    assert sandbox.get_loaded_sandbox().call_handler("h") == "undefined"
+    assert lines == ["a 1 2", "p"]
 
 
 def test_default_print_goes_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:

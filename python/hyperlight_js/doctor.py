@@ -36,6 +36,19 @@ def hypervisors() -> dict[str, bool]:
     return {"/dev/kvm": os.path.exists("/dev/kvm"), "/dev/mshv": os.path.exists("/dev/mshv")}
 
 
+def micro_vm() -> str:
+    """Whether a Hyperlight micro-VM really starts here: the hyperlight
+    backend's probe builds one, loads a handler and calls it (once per
+    process), so a hypervisor that is present but cannot run guests shows
+    its own error."""
+    status = next(s for s in backends() if s.name == "hyperlight")
+    if not status.compiled_in:
+        return "not tried (the hyperlight backend is not compiled into this build)"
+    if status.runs_here:
+        return "starts and answers a call"
+    return f"does not start here: {status.problem}"
+
+
 def monitor_threads() -> str:
     running = _native.monitor_thread_count()
     configured = os.environ.get(_native.MONITOR_THREADS_ENV)
@@ -56,6 +69,7 @@ def report() -> list[str]:
             state = "compiled in, cannot run here"
         lines.append(f"  {status.name:<11} {state}" + (f": {status.problem}" if status.problem and status.compiled_in else ""))
     lines.append("hypervisors: " + ", ".join(f"{name} {'present' if ok else 'absent'}" for name, ok in hypervisors().items()))
+    lines.append(f"micro-VM: {micro_vm()}")
     try:
         lines.append(f"CPU-time monitor: per-thread CPU clocks via {_native.cpu_clock_support()}")
     except OSError as exc:

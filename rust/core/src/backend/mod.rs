@@ -2,6 +2,8 @@
 //! live above this trait, so a backend only has to run one call, stop when
 //! the shared interrupt state says so, and return to a snapshot.
 
+#[cfg(feature = "hyperlight")]
+pub mod hyperlight;
 pub mod in_process;
 mod kind;
 

@@ -1,0 +1,18 @@
+//! Guest output to the host's print function.
+//!
+//! In the micro-VM, `console.log` and `print` write to the guest's C stdout,
+//! which hyperlight-js flushes to the host after each of them; `console.log`
+//! adds a newline. The print function receives one line per call with no
+//! trailing newline, as on the other backends, so that newline is dropped.
+//! (Text longer than the guest's stdout buffer arrives in more than one call.)
+
+use hyperlight_js::HostPrintFn;
+
+use crate::sandbox::PrintFn;
+
+pub(super) fn print_fn(print: PrintFn) -> HostPrintFn {
+    HostPrintFn::from(move |text: String| -> hyperlight_js::Result<i32> {
+        print(text.strip_suffix('\n').unwrap_or(&text));
+        Ok(i32::try_from(text.len()).unwrap_or(i32::MAX))
+    })
+}

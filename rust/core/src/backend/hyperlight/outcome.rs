@@ -1,0 +1,208 @@
+//! What a call into the micro-VM means for the host.
+//!
+//! The glue answers every call with a tagged JSON envelope (`["ok", json]`,
+//! `["error", description]`, ...). This module turns that envelope, or the
+//! hyperlight error the call failed with instead, into the core's `Error`,
+//! so the same failure is reported the same way on every backend.
+
+use hyperlight_js::HyperlightError;
+use serde_json::Value;
+
+use super::host_functions::HostErrors;
+use crate::error::{Error, GuestFailure, Result};
+
+/// A call's answer, once the envelope is read.
+pub(super) enum Answer {
+    /// The handler's result, as JSON text.
+    Json(String),
+    /// The handler returned something JSON cannot hold (`undefined`, a function).
+    Undefined,
+    /// Turning the result into JSON threw.
+    Unserializable(Description),
+    /// The handler (or its module, while loading) threw.
+    Threw(Description),
+    /// A handler module was imported but has no `handler` function.
+    NotAFunction,
+}
+
+/// A thrown value, as the glue described it.
+pub(super) struct Description {
+    name: Option<String>,
+    message: Option<String>,
+    stack: Option<String>,
+    is_error: bool,
+    display: String,
+}
+
+impl Answer {
+    pub(super) fn parse(envelope: &str) -> Result<Self> {
+        let bad = || Error::Internal(format!("the guest glue answered with an unexpected value: {envelope:.200}"));
+        let value: Value = serde_json::from_str(envelope).map_err(|_| bad())?;
+        let items = value.as_array().ok_or_else(bad)?;
+        let tag = items.first().and_then(Value::as_str).ok_or_else(bad)?;
+        let payload = items.get(1);
+        match (tag, payload) {
+            ("ok", Some(Value::String(json))) => Ok(Answer::Json(json.clone())),
+            ("undefined", None) => Ok(Answer::Undefined),
+            ("notfunction", None) => Ok(Answer::NotAFunction),
+            ("unserializable", Some(d)) => Ok(Answer::Unserializable(Description::parse(d))),
+            ("error", Some(d)) => Ok(Answer::Threw(Description::parse(d))),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The result of a handler call.
+    pub(super) fn into_result(self, errors: &HostErrors, heap_limit: usize) -> Result<String> {
+        match self {
+            Answer::Json(json) => Ok(json),
+            Answer::Undefined => Err(Error::ResultNotSerializable(
+                "the handler returned undefined (or a function or symbol), which JSON cannot hold".into(),
+            )),
+            Answer::Unserializable(d) => Err(match d.into_error(errors, heap_limit) {
+                Error::Guest(GuestFailure { message, .. }) => Error::ResultNotSerializable(message),
+                other => other,
+            }),
+            Answer::Threw(d) => Err(d.into_error(errors, heap_limit)),
+            Answer::NotAFunction => Err(Error::Internal("a handler call answered like a load".into())),
+        }
+    }
+}
+
+impl Description {
+    fn parse(value: &Value) -> Self {
+        let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+        Self {
+            name: text("name"),
+            message: text("message"),
+            stack: text("stack").filter(|s| !s.is_empty()),
+            is_error: value.get("error").and_then(Value::as_bool).unwrap_or(false),
+            display: text("display").unwrap_or_else(|| "<unprintable value>".into()),
+        }
+    }
+
+    /// As the in-process backend reports an uncaught exception: `name:
+    /// message` for errors, `Uncaught <value>` for anything else thrown.
+    pub(super) fn into_error(self, errors: &HostErrors, heap_limit: usize) -> Error {
+        if self.name.as_deref() == Some("InternalError") && self.message.as_deref() == Some("out of memory") {
+            return Error::OutOfMemory { limit: heap_limit };
+        }
+        // A failing host function reaches the guest as hyperlight-js's
+        // InternalError, whose message ends with the host's own message.
+        if self.name.as_deref() == Some("InternalError") {
+            if let Some(failure) = self.message.as_deref().and_then(|m| errors.take_matching(m)) {
+                return Error::Guest(GuestFailure {
+                    message: format!("HostError: {}", failure.message),
+                    stack: self.stack,
+                    host_cause: failure.cause,
+                });
+            }
+        }
+        let message = match (self.name, self.message) {
+            (Some(name), Some(message)) if !message.is_empty() => format!("{name}: {message}"),
+            (Some(name), _) if self.is_error => name,
+            _ => format!("Uncaught {}", self.display),
+        };
+        Error::Guest(GuestFailure { message, stack: self.stack, host_cause: None })
+    }
+}
+
+/// A hyperlight error from a call into a loaded VM.
+pub(super) fn call_error(error: HyperlightError, heap_limit: usize) -> Error {
+    match error {
+        HyperlightError::ExecutionCanceledByHost() => Error::Cancelled { monitor: None, by_signal: false },
+        HyperlightError::JsonConversionFailure(e) => Error::InvalidEvent(format!("the event is not valid JSON: {e}")),
+        HyperlightError::PoisonedSandbox => Error::Poisoned,
+        HyperlightError::GuestError(_, message) => guest_error(message, heap_limit),
+        HyperlightError::GuestAborted(code, message) => {
+            if mentions_memory(&message) {
+                Error::OutOfMemory { limit: heap_limit }
+            } else {
+                Error::Internal(format!("the guest aborted (code {code}): {message}"))
+            }
+        }
+        other => Error::Internal(format!("the micro-VM failed: {other}")),
+    }
+}
+
+/// What the guest runtime reports when a call fails outside the glue's
+/// reach (hyperlight-js formats these as "Runtime error: <debug text>").
+fn guest_error(message: String, heap_limit: usize) -> Error {
+    if mentions_memory(&message) {
+        return Error::OutOfMemory { limit: heap_limit };
+    }
+    if message.contains("WouldBlock") {
+        // rquickjs gives up on a promise when nothing is left to run.
+        return Error::Guest(GuestFailure {
+            message: "TypeError: the handler returned a promise that can never settle (nothing is left to run)".into(),
+            stack: None,
+            host_cause: None,
+        });
+    }
+    Error::Guest(GuestFailure { message, stack: None, host_cause: None })
+}
+
+fn mentions_memory(message: &str) -> bool {
+    message.contains("out of memory") || message.contains("memory allocation") || message.contains("alloc error")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{HostCallError, HostCause};
+
+    fn guest_message(error: Error) -> String {
+        match error {
+            Error::Guest(f) => f.message,
+            other => panic!("not a guest failure: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn envelopes_become_results_and_errors() {
+        let errors = HostErrors::default();
+        let result = |text: &str| Answer::parse(text).unwrap().into_result(&errors, 9);
+        assert_eq!(result(r#"["ok","{\"a\":1}"]"#).unwrap(), r#"{"a":1}"#);
+        assert!(matches!(result(r#"["undefined"]"#), Err(Error::ResultNotSerializable(_))));
+        let cycle = r#"["unserializable",{"name":"TypeError","message":"circular reference","stack":null,"error":true,"display":""}]"#;
+        assert!(matches!(result(cycle), Err(Error::ResultNotSerializable(m)) if m == "TypeError: circular reference"));
+        let thrown = r#"["error",{"name":"Error","message":"boom","stack":"at handler","error":true,"display":"Error: boom"}]"#;
+        match result(thrown) {
+            Err(Error::Guest(f)) => assert_eq!((f.message.as_str(), f.stack.as_deref()), ("Error: boom", Some("at handler"))),
+            other => panic!("{other:?}"),
+        }
+        let string = r#"["error",{"name":null,"message":null,"stack":null,"error":false,"display":"just text"}]"#;
+        assert_eq!(guest_message(result(string).unwrap_err()), "Uncaught just text");
+        let oom = r#"["error",{"name":"InternalError","message":"out of memory","stack":null,"error":true,"display":""}]"#;
+        assert!(matches!(result(oom), Err(Error::OutOfMemory { limit: 9 })));
+        assert!(matches!(Answer::parse("[\"what\"]"), Err(Error::Internal(_))));
+        assert!(matches!(Answer::parse("not json"), Err(Error::Internal(_))));
+    }
+
+    #[test]
+    fn an_uncaught_host_failure_carries_its_cause() {
+        let errors = HostErrors::default();
+        errors.keep(HostCallError { message: "no such user".into(), cause: Some(HostCause(Box::new(7_u8))) });
+        let thrown = r#"["error",{"name":"InternalError","message":"Host function error: Calling binary host function: Error calling host function 'f' in module 'm': no such user","stack":null,"error":true,"display":""}]"#;
+        match Answer::parse(thrown).unwrap().into_result(&errors, 1) {
+            Err(Error::Guest(f)) => {
+                assert_eq!(f.message, "HostError: no such user");
+                assert_eq!(f.host_cause.unwrap().0.downcast_ref::<u8>(), Some(&7));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hyperlight_errors_map_to_the_core_errors() {
+        assert!(matches!(call_error(HyperlightError::ExecutionCanceledByHost(), 1), Error::Cancelled { .. }));
+        assert!(matches!(call_error(HyperlightError::PoisonedSandbox, 1), Error::Poisoned));
+        assert!(matches!(
+            call_error(HyperlightError::GuestAborted(1, "memory allocation of 8 bytes failed".into()), 5),
+            Error::OutOfMemory { limit: 5 }
+        ));
+        assert!(matches!(call_error(HyperlightError::GuestAborted(1, "panic".into()), 5), Error::Internal(_)));
+        let never = call_error(HyperlightError::Error("x".into()), 1);
+        assert!(matches!(never, Error::Internal(_)));
+        assert!(guest_message(guest_error("Runtime error: Error(WouldBlock)".into(), 1)).contains("never settle"));
+    }
+}
