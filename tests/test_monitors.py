@@ -113,10 +113,14 @@ def test_a_handler_that_finishes_is_not_affected(load: LoadFn) -> None:
 
 def test_a_late_monitor_cannot_kill_the_next_call(load: LoadFn) -> None:
     loaded = load(h="function handler(e) { const end = Date.now() + e.ms; while (Date.now() < end) {} return 'done' }")
-    # Each monitored call finishes just before its limit; unmonitored calls
-    # that follow must never be hit by a monitor left over from before.
+    snapshot = loaded.snapshot()
+    # Each monitored call ends right around its limit (either way is fine);
+    # the unmonitored call after it must never be hit by that monitor.
     for _ in range(20):
-        assert loaded.call_handler("h", {"ms": 2}, wall_clock_timeout=0.004) in ("done",)
+        try:
+            loaded.call_handler("h", {"ms": 2}, wall_clock_timeout=0.004)
+        except ExecutionCancelled:
+            loaded.restore(snapshot)
         assert loaded.call_handler("h", {"ms": 10}) == "done"
 
 
