@@ -5,24 +5,45 @@ percentile benchmark collects; ``record_percentiles`` and ``report`` put
 results into ``benchmark.extra_info`` and into a summary printed at the end
 of the run (pytest-benchmark's table only shows timings of the benchmarked
 function itself).
+
+For the comparisons with peers (``test_vs_*.py``): ``engine_factory`` opens a
+context of an engine (see ``peers.py``), skipping with ``missing: <package>``
+or ``cannot run here: <error>`` when it cannot; ``require`` only checks;
+``busy_host`` runs a pure-Python loop on another thread; ``smoke`` is true
+with ``--benchmark-disable``. Skip reasons, machine facts and package versions
+go into the ``--benchmark-json`` output under ``"hljs"``, for ``report.py``.
+Every benchmark also records ``other_cpu_cores``: the CPU that other
+processes used while it ran, in cores (on a shared machine, what makes a
+figure noisy).
 """
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+import platform
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from importlib import metadata
+from typing import Any, NamedTuple
 
+import psutil  # type: ignore[import-untyped,unused-ignore]
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+import peers
 from hyperlight_js import LoadedJSSandbox, SandboxBuilder
 
 SMOKE_SAMPLES = 3
 DEFAULT_SAMPLES = 100
 
 _SUMMARY = pytest.StashKey[list[str]]()
+# Test name -> why its peer was missing or could not run; one run per process.
+_SKIPPED: dict[str, str] = {}
+_LOAD_AT_START = pytest.StashKey[tuple[float, float, float]]()
 
 
 class Percentiles(NamedTuple):
@@ -45,6 +66,47 @@ def percentiles(samples_s: Sequence[float]) -> Percentiles:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SUMMARY] = []
+    config.stash[_LOAD_AT_START] = os.getloadavg()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Keeps the reason of every peer that was missing or could not run."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = report.longrepr[2].removeprefix("Skipped: ")
+        if reason.startswith(("missing:", "cannot run here:")):
+            _SKIPPED[report.nodeid.rpartition("::")[2]] = reason
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: object, output_json: dict[str, Any]) -> None:
+    output_json["hljs"] = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "kernel": f"{platform.system()} {platform.release()} {platform.version()}",
+        "python": platform.python_version(),
+        "load_average_start": config.stash[_LOAD_AT_START],
+        "load_average_end": os.getloadavg(),
+        "versions": {name: _version(name) for name in peers.DISTRIBUTIONS},
+        "skipped": dict(_SKIPPED),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
@@ -105,3 +167,85 @@ def record_percentiles(
         return result
 
     return record
+
+
+@pytest.fixture
+def smoke(benchmark: BenchmarkFixture) -> bool:
+    """True in smoke mode (``--benchmark-disable``): run each body once, small."""
+    return bool(benchmark.disabled)
+
+
+@pytest.fixture
+def require() -> Callable[[str], None]:
+    """``require(engine)``: skip the test, naming the reason, unless
+    ``engine`` is installed and runs here."""
+
+    def check(engine: str) -> None:
+        reason = peers.unavailable(engine)
+        if reason is not None:
+            pytest.skip(reason)
+
+    return check
+
+
+@pytest.fixture
+def engine_factory(require: Callable[[str], None]) -> Iterator[Callable[[str, str], peers.Engine]]:
+    """``engine_factory(name, source)``: a context of engine ``name`` with
+    ``source`` loaded, closed after the test."""
+    opened: list[peers.Engine] = []
+
+    def open_engine(name: str, source: str) -> peers.Engine:
+        require(name)
+        opened.append(peers.make(name, source))
+        return opened[-1]
+
+    yield open_engine
+    for context in opened:
+        context.close()
+
+
+class _BusyLoop:
+    def __init__(self) -> None:
+        self.stop = False
+        self.thread = threading.Thread(target=self.spin, name="hljs-bench-busy-host", daemon=True)
+
+    def spin(self) -> None:
+        x = 0
+        while not self.stop:
+            x += 1
+
+
+@pytest.fixture
+def busy_host() -> Callable[[], AbstractContextManager[None]]:
+    """``with busy_host():`` another Python thread runs ``while not stop: x += 1``."""
+
+    @contextmanager
+    def running() -> Iterator[None]:
+        loop = _BusyLoop()
+        loop.thread.start()
+        try:
+            yield
+        finally:
+            loop.stop = True
+            loop.thread.join()
+
+    return running
+
+
+def _cpu_clocks() -> tuple[float, float, float]:
+    """Wall time, CPU time of the whole machine and of this process (its
+    threads and its finished children), in seconds."""
+    machine = psutil.cpu_times()
+    busy = sum(getattr(machine, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq", "steal"))
+    own = psutil.Process().cpu_times()
+    return time.perf_counter(), busy, own.user + own.system + own.children_user + own.children_system
+
+
+@pytest.fixture(autouse=True)
+def other_load(benchmark: BenchmarkFixture) -> Iterator[None]:
+    """Records ``other_cpu_cores`` for every benchmark (see the module doc)."""
+    wall, busy, own = _cpu_clocks()
+    yield
+    wall_end, busy_end, own_end = _cpu_clocks()
+    if wall_end > wall:
+        benchmark.extra_info["other_cpu_cores"] = max(0.0, (busy_end - busy) - (own_end - own)) / (wall_end - wall)

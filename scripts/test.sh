@@ -21,7 +21,9 @@ echo "== mypy --strict"
 echo "== pytest"
 .venv/bin/python -m pytest tests -q
 
-echo "== benchmarks, smoke mode (each once)"
+echo "== benchmarks against the peers, smoke mode (each once)"
+# The peers (mini-racer, quickjs, wasmtime-py, hyperlight-sandbox) come from PyPI.
+.venv/bin/python -m pip install --quiet -r requirements-bench.txt
 .venv/bin/python -m pytest benches -q --benchmark-disable -p no:cacheprovider
 
 echo "== Windows type-check (cfg(windows) code is compiled here too)"
