@@ -15,6 +15,8 @@ from typing import Any
 
 from hyperlight_js import (
     ExecutionCancelled,
+    LoadedJSSandbox,
+    SandboxBuilder,
     GuestError,
     GuestOutOfMemoryError,
     HyperlightError,
@@ -125,3 +127,18 @@ function handler() {
 # Every case's failure is a HyperlightError (or the handler's own success).
 assert all(issubclass(e, HyperlightError) for c in CASES for e in (c.expect or ()))
 assert len({c.name for c in CASES}) == len(CASES)
+
+
+def load_case(case: Case) -> LoadedJSSandbox:
+    """A sandbox with the case's heap and host functions, the case as handler
+    "case" and the sanity check as handler "sanity"."""
+    builder = SandboxBuilder().with_host_print_fn(None)
+    if case.heap is not None:
+        builder = builder.with_guest_heap_size(case.heap)
+    proto = builder.build()
+    for name, fn in case.host.items():
+        proto.register("host", name, fn)
+    sandbox = proto.load_runtime()
+    sandbox.add_handler("case", case.source)
+    sandbox.add_handler("sanity", SANITY)
+    return sandbox.get_loaded_sandbox()

@@ -5,21 +5,8 @@ import time
 
 import pytest
 
-from corpus import CASES, SANITY, Case
-from hyperlight_js import CpuTimeMonitor, ExecutionCancelled, LoadedJSSandbox, SandboxBuilder, WallClockMonitor
-
-
-def _load(case: Case) -> LoadedJSSandbox:
-    builder = SandboxBuilder().with_host_print_fn(None)
-    if case.heap is not None:
-        builder = builder.with_guest_heap_size(case.heap)
-    proto = builder.build()
-    for name, fn in case.host.items():
-        proto.register("host", name, fn)
-    sandbox = proto.load_runtime()
-    sandbox.add_handler("case", case.source)
-    sandbox.add_handler("sanity", SANITY)
-    return sandbox.get_loaded_sandbox()
+from corpus import CASES, Case, load_case
+from hyperlight_js import CpuTimeMonitor, ExecutionCancelled, WallClockMonitor
 
 
 def test_the_corpus_is_big_enough() -> None:
@@ -30,7 +17,7 @@ def test_the_corpus_is_big_enough() -> None:
 def test_hostile_handler(case: Case, backend: str) -> None:
     if backend in case.differs_on:
         pytest.skip(f"{backend} backend differs here: {case.differs_on[backend]}")
-    loaded = _load(case)
+    loaded = load_case(case)
     snapshot = loaded.snapshot()
     wall, cpu = case.limits
     started = time.monotonic()

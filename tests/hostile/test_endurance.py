@@ -13,7 +13,7 @@ import time
 
 import psutil
 
-from corpus import CASES, Case
+from corpus import CASES, Case, load_case
 from hyperlight_js import CpuTimeMonitor, LoadedJSSandbox, SandboxBuilder, Snapshot, WallClockMonitor
 
 LONG = os.environ.get("HLJS_ENDURANCE") == "long"
@@ -55,15 +55,7 @@ def test_kill_restore_cycles_keep_memory_bounded() -> None:
 
 
 def _load(case: Case) -> tuple[LoadedJSSandbox, Snapshot]:
-    builder = SandboxBuilder().with_host_print_fn(None)
-    if case.heap is not None:
-        builder = builder.with_guest_heap_size(case.heap)
-    proto = builder.build()
-    for name, fn in case.host.items():
-        proto.register("host", name, fn)
-    sandbox = proto.load_runtime()
-    sandbox.add_handler("case", case.source)
-    loaded = sandbox.get_loaded_sandbox()
+    loaded = load_case(case)
     return loaded, loaded.snapshot()
 
 
