@@ -15,6 +15,10 @@ SCRIPT = textwrap.dedent(
     import os, signal, sys, threading, time
     from hyperlight_js import SandboxBuilder, SandboxPoisonedError
 
+    # A process started in the background inherits SIGINT as ignored, and
+    # Python then keeps it ignored; a terminal's Ctrl-C has the default.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     sandbox = SandboxBuilder().with_backend(sys.argv[1]).build().load_runtime()
     sandbox.add_handler("spin", "function handler() { while (true) {} }")
     sandbox.add_handler("ok", "function handler() { return 'ok' }")
