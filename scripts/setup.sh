@@ -17,6 +17,24 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -r requirements-dev.txt
+# The wasm backend's guest (QuickJS for wasm32-wasi) is compiled by the core
+# crate's build script with Debian's clang and wasi-libc. Without them the
+# wheel still builds and that backend reports itself unavailable, so this
+# only installs what is missing, where apt-get exists.
+WASM_PKGS=(clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32)
+missing=()
+for p in "${WASM_PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if command -v apt-get >/dev/null; then
+        SUDO=$([ "$(id -u)" -eq 0 ] || echo sudo)
+        $SUDO apt-get update -qq
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    else
+        echo "setup: no apt-get; the wasm backend needs ${missing[*]} (or HYPERLIGHT_JS_WASM_CC and HYPERLIGHT_JS_WASI_SYSROOT)" >&2
+    fi
+fi
 # The micro-VM backend's guest is built first; hyperlight-js's build script
 # then embeds it (HYPERLIGHT_JS_RUNTIME_PATH) in the wheel.
 HYPERLIGHT_JS_RUNTIME_PATH=$(bash scripts/build-hyperlight-guest.sh)

@@ -49,6 +49,15 @@ def micro_vm() -> str:
     return f"does not start here: {status.problem}"
 
 
+def auto_choice() -> str:
+    """The backend ``auto`` (the default) takes here: the strongest isolation
+    that runs, never in-process."""
+    for status in backends():
+        if status.name in ("hyperlight", "wasm") and status.runs_here:
+            return status.name
+    return 'none (no isolated backend runs here; name "in-process" to run without one)'
+
+
 def monitor_threads() -> str:
     running = _native.monitor_thread_count()
     configured = os.environ.get(_native.MONITOR_THREADS_ENV)
@@ -70,6 +79,7 @@ def report() -> list[str]:
         lines.append(f"  {status.name:<11} {state}" + (f": {status.problem}" if status.problem and status.compiled_in else ""))
     lines.append("hypervisors: " + ", ".join(f"{name} {'present' if ok else 'absent'}" for name, ok in hypervisors().items()))
     lines.append(f"micro-VM: {micro_vm()}")
+    lines.append(f"auto (the default) picks: {auto_choice()}")
     try:
         lines.append(f"CPU-time monitor: per-thread CPU clocks via {_native.cpu_clock_support()}")
     except OSError as exc:

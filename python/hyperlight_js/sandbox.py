@@ -31,7 +31,7 @@ InterruptHandle = _native.InterruptHandle
 
 BackendName = Literal["hyperlight", "wasm", "in-process", "auto"]
 BACKENDS: tuple[BackendName, ...] = ("hyperlight", "wasm", "in-process", "auto")
-DEFAULT_BACKEND: BackendName = "in-process"
+DEFAULT_BACKEND: BackendName = "auto"
 DEFAULT_HEAP_SIZE = 64 * 1024 * 1024
 DEFAULT_SCRATCH_SIZE = 1024 * 1024
 
@@ -87,8 +87,8 @@ class SandboxBuilder:
     def with_backend(self, name: BackendName) -> SandboxBuilder:
         """Which engine runs the sandbox: ``"hyperlight"`` (micro-VM),
         ``"wasm"`` (QuickJS in WebAssembly), ``"in-process"`` or ``"auto"``
-        (the strongest isolation that works here: hyperlight, else wasm).
-        Asking for a backend that cannot run here raises
+        (the default: the strongest isolation that works here, hyperlight,
+        else wasm; never in-process). Asking for a backend that cannot run here raises
         :class:`BackendUnavailableError` when the sandbox is loaded."""
         if name not in BACKENDS:
             raise ValueError(f"unknown backend {name!r}: use one of {', '.join(map(repr, BACKENDS))}")
@@ -320,7 +320,8 @@ class LoadedJSSandbox:
             raise
 
     def snapshot(self) -> _native.Snapshot:
-        """The sandbox's state to :meth:`restore` later. The in-process
+        """The sandbox's state to :meth:`restore` later. The wasm and
+        hyperlight backends capture it exactly, at any time; the in-process
         backend captures the freshly loaded state only, so it refuses once a
         handler has run (until the next restore)."""
         return self._native.snapshot()

@@ -1,10 +1,17 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hyperlight_js_core::backend::{BackendChoice, BackendKind};
 use hyperlight_js_core::{Error, HostCallError, LoadedJSSandbox, SandboxBuilder, Script};
 
+
+/// These tests exercise the core's lifecycle and monitors on the engine that
+/// every build has (the default, `auto`, needs an isolated backend).
+fn in_process() -> SandboxBuilder {
+    SandboxBuilder::new().with_backend(BackendChoice::Named(BackendKind::InProcess))
+}
 fn loaded(handler: &str) -> LoadedJSSandbox {
-    let mut sandbox = SandboxBuilder::new().build().unwrap().load_runtime().unwrap();
+    let mut sandbox = in_process().build().unwrap().load_runtime().unwrap();
     sandbox.add_handler("h", Script::from_content(handler, None).unwrap()).unwrap();
     sandbox.get_loaded_sandbox().unwrap()
 }
@@ -79,7 +86,7 @@ fn snapshots_belong_to_their_sandbox() {
 
 #[test]
 fn host_functions_take_json_and_their_errors_can_be_caught() {
-    let mut proto = SandboxBuilder::new().build().unwrap();
+    let mut proto = in_process().build().unwrap();
     proto
         .register("math", "add", Arc::new(|args: &str| {
             let v: Vec<f64> = args.trim_matches(['[', ']']).split(',').map(|x| x.parse().unwrap()).collect();
@@ -110,7 +117,7 @@ fn host_functions_take_json_and_their_errors_can_be_caught() {
 fn console_reaches_the_print_function() {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
-    let proto = SandboxBuilder::new()
+    let proto = in_process()
         .with_host_print_fn(Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_owned())))
         .build()
         .unwrap();
@@ -122,7 +129,7 @@ fn console_reaches_the_print_function() {
 
 #[test]
 fn limits_are_errors_not_crashes() {
-    let proto = SandboxBuilder::new().with_guest_heap_size(8 << 20).unwrap().build().unwrap();
+    let proto = in_process().with_guest_heap_size(8 << 20).unwrap().build().unwrap();
     let mut sandbox = proto.load_runtime().unwrap();
     sandbox.add_handler("grow", Script::from_content("function handler() { let s = []; while (true) s.push('x'.repeat(1000) + s.length) }", None).unwrap()).unwrap();
     sandbox.add_handler("recurse", Script::from_content("function handler() { const f = n => f(n + 1) + 1; return f(0) }", None).unwrap()).unwrap();
@@ -136,7 +143,7 @@ fn limits_are_errors_not_crashes() {
     assert!(matches!(s.handle_event("grow", "{}", None), Err(Error::OutOfMemory { .. })));
     assert!(s.poisoned());
     s.restore(&snap).unwrap();
-    assert!(SandboxBuilder::new().with_guest_heap_size(0).is_err());
+    assert!(in_process().with_guest_heap_size(0).is_err());
 }
 
 #[test]
@@ -147,7 +154,7 @@ fn relative_imports_stay_inside_the_root() {
     std::fs::write(dir.join("app/lib.js"), "export const two = 2").unwrap();
     std::fs::write(dir.join("app/ok.js"), "import { two } from './lib.js'; function handler() { return two }").unwrap();
     std::fs::write(dir.join("app/bad.js"), "import { s } from '../secret.js'; function handler() { return s }").unwrap();
-    let mut sandbox = SandboxBuilder::new().build().unwrap().load_runtime().unwrap();
+    let mut sandbox = in_process().build().unwrap().load_runtime().unwrap();
     sandbox.add_handler("ok", Script::from_file(&dir.join("app/ok.js"), None).unwrap()).unwrap();
     assert_eq!(sandbox.get_loaded_sandbox().unwrap().handle_event("ok", "{}", None).unwrap(), "2");
     sandbox.add_handler("bad", Script::from_file(&dir.join("app/bad.js"), None).unwrap()).unwrap();
@@ -161,7 +168,7 @@ fn relative_imports_stay_inside_the_root() {
 
 #[test]
 fn a_panic_inside_the_call_path_is_contained_and_poisons() {
-    let mut proto = SandboxBuilder::new().build().unwrap();
+    let mut proto = in_process().build().unwrap();
     proto.register("host", "boom", Arc::new(|_: &str| -> Result<String, HostCallError> { panic!("a bug in a host function") })).unwrap();
     let mut sandbox = proto.load_runtime().unwrap();
     sandbox.add_handler("h", Script::from_content("import { boom } from 'host'; function handler(e) { if (e.boom) boom(); return 1 }", None).unwrap()).unwrap();
@@ -178,7 +185,7 @@ fn a_panic_inside_the_call_path_is_contained_and_poisons() {
 
 #[test]
 fn an_event_too_big_for_the_heap_is_an_invalid_event() {
-    let proto = SandboxBuilder::new().with_guest_heap_size(4 << 20).unwrap().build().unwrap();
+    let proto = in_process().with_guest_heap_size(4 << 20).unwrap().build().unwrap();
     let mut sandbox = proto.load_runtime().unwrap();
     sandbox.add_handler("h", Script::from_content("function handler(e) { return e.length }", None).unwrap()).unwrap();
     let mut s = sandbox.get_loaded_sandbox().unwrap();

@@ -89,7 +89,7 @@ pub struct ProtoJSSandbox {
 #[pymethods]
 impl ProtoJSSandbox {
     #[new]
-    #[pyo3(signature = (heap_size, scratch_size, print_fn=None, backend="in-process"))]
+    #[pyo3(signature = (heap_size, scratch_size, print_fn=None, backend="auto"))]
     fn new(py: Python<'_>, heap_size: usize, scratch_size: usize, print_fn: Option<Py<PyAny>>, backend: &str) -> PyResult<Self> {
         let build = || -> core::Result<core::ProtoJSSandbox> {
             let mut builder = SandboxBuilder::new()

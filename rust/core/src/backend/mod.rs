@@ -6,6 +6,8 @@
 pub mod hyperlight;
 pub mod in_process;
 mod kind;
+#[cfg(feature = "wasm")]
+pub mod wasm;
 
 pub use kind::{BackendChoice, BackendKind};
 

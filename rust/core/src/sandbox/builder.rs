@@ -21,7 +21,7 @@ impl Default for SandboxBuilder {
 
 impl SandboxBuilder {
     pub fn new() -> Self {
-        Self { config: SandboxConfig { backend: BackendChoice::Named(crate::backend::BackendKind::InProcess), heap_size: DEFAULT_HEAP_SIZE, stack_size: DEFAULT_SCRATCH_SIZE, print: None } }
+        Self { config: SandboxConfig { backend: BackendChoice::Auto, heap_size: DEFAULT_HEAP_SIZE, stack_size: DEFAULT_SCRATCH_SIZE, print: None } }
     }
 
     pub fn with_guest_heap_size(mut self, bytes: usize) -> Result<Self> {
@@ -34,7 +34,8 @@ impl SandboxBuilder {
         Ok(self)
     }
 
-    /// Which backend runs the sandbox (default: in-process).
+    /// Which backend runs the sandbox (default: `Auto`, the strongest
+    /// isolation that runs here; in-process only when named).
     pub fn with_backend(mut self, backend: BackendChoice) -> Self {
         self.config.backend = backend;
         self

@@ -1,0 +1,148 @@
+//! The guest's ABI, mirrored from `guest/guest.c`: the exports the host
+//! calls, the statuses they return, and the records they leave in linear
+//! memory. Every number here has its twin there; change both together.
+
+use wasmtime::{AsContext, AsContextMut, Global, Instance, Memory, TypedFunc};
+
+use crate::error::{Error, Result};
+
+/// The import module every host function of the guest lives in.
+pub(super) const IMPORT_MODULE: &str = "hyperlight";
+
+/// What `hl_init`, `hl_load` and `hl_call` return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Status {
+    Ok,
+    /// An uncaught exception; the output holds its failure record.
+    Thrown,
+    /// The event did not parse; the output holds the parser's error.
+    BadEvent,
+    /// The result has no JSON form; the output says why.
+    NotSerializable,
+    /// `JSON.stringify` gave `undefined` (undefined, a function, a symbol).
+    ResultUndefined,
+    /// The guest could not even describe what happened.
+    OutOfMemory,
+    /// The handler binding is not a function.
+    NotAFunction,
+    /// The host passed something the guest cannot use (a host bug).
+    BadArgument,
+}
+
+impl Status {
+    pub(super) fn from_code(code: i32) -> Result<Self> {
+        Ok(match code {
+            0 => Status::Ok,
+            1 => Status::Thrown,
+            2 => Status::BadEvent,
+            3 => Status::NotSerializable,
+            4 => Status::ResultUndefined,
+            5 => Status::OutOfMemory,
+            6 => Status::NotAFunction,
+            7 => Status::BadArgument,
+            other => return Err(Error::Internal(format!("the wasm guest returned an unknown status {other}"))),
+        })
+    }
+}
+
+/// How an import's answer is classified (`Reply.status` in the guest).
+#[derive(Debug, Clone, Copy)]
+#[repr(u32)]
+pub(super) enum ReplyStatus {
+    Ok = 0,
+    Error = 1,
+    HostModule = 2,
+}
+
+/// `Reply.tag` when a host function failure carries no cause.
+pub(super) const NO_HOST_ERROR: u32 = u32::MAX;
+/// Size of the guest's `Reply` (status, len, tag: three u32).
+pub(super) const REPLY_SIZE: usize = 12;
+/// Size of the guest's `Output`: text, text_len, stack, stack_len,
+/// host_error, out_of_memory (six u32).
+const OUTPUT_SIZE: usize = 24;
+
+/// What a guest call left in its output record, copied out of linear memory.
+#[derive(Debug, Default)]
+pub(super) struct Output {
+    /// The result JSON, or the failure message.
+    pub text: String,
+    pub stack: Option<String>,
+    pub host_error: Option<u32>,
+    /// QuickJS threw its own "out of memory" error.
+    pub out_of_memory: bool,
+}
+
+/// The guest's exports, looked up once per instance.
+#[derive(Clone)]
+pub(super) struct Exports {
+    pub memory: Memory,
+    pub stack_pointer: Global,
+    pub initialize: TypedFunc<(), ()>,
+    pub alloc: TypedFunc<u32, u32>,
+    pub free: TypedFunc<u32, ()>,
+    pub output: TypedFunc<(), u32>,
+    pub init: TypedFunc<(u32, i32), i32>,
+    pub load: TypedFunc<(u32, u32, u32), i32>,
+    pub call: TypedFunc<(u32, u32, u32, i32), i32>,
+}
+
+impl Exports {
+    pub(super) fn find(instance: &Instance, mut store: impl AsContextMut) -> wasmtime::Result<Self> {
+        let mut store = store.as_context_mut();
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or_else(|| wasmtime::format_err!("the guest exports no memory"))?;
+        let stack_pointer = instance
+            .get_global(&mut store, "__stack_pointer")
+            .ok_or_else(|| wasmtime::format_err!("the guest does not export its stack pointer"))?;
+        Ok(Self {
+            memory,
+            stack_pointer,
+            initialize: instance.get_typed_func(&mut store, "_initialize")?,
+            alloc: instance.get_typed_func(&mut store, "hl_alloc")?,
+            free: instance.get_typed_func(&mut store, "hl_free")?,
+            output: instance.get_typed_func(&mut store, "hl_output")?,
+            init: instance.get_typed_func(&mut store, "hl_init")?,
+            load: instance.get_typed_func(&mut store, "hl_load")?,
+            call: instance.get_typed_func(&mut store, "hl_call")?,
+        })
+    }
+}
+
+/// `len` bytes at `ptr` in linear memory, if they are all inside it.
+pub(super) fn bytes(data: &[u8], ptr: u32, len: u32) -> Option<&[u8]> {
+    let start = usize::try_from(ptr).ok()?;
+    data.get(start..start.checked_add(usize::try_from(len).ok()?)?)
+}
+
+fn word(data: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Copies the output record at `address` out of linear memory.
+pub(super) fn read_output(memory: &Memory, store: impl AsContext, address: u32) -> Result<Output> {
+    let data = memory.data(&store);
+    let broken = || Error::Internal("the wasm guest's output record points outside its memory".into());
+    let record = bytes(data, address, OUTPUT_SIZE as u32).ok_or_else(broken)?;
+    let field = |i: usize| word(record, i * 4).ok_or_else(broken);
+    let (text_ptr, text_len, stack_ptr, stack_len) = (field(0)?, field(1)?, field(2)?, field(3)?);
+    let text = if text_ptr == 0 { &[][..] } else { bytes(data, text_ptr, text_len).ok_or_else(broken)? };
+    let stack = if stack_ptr == 0 { None } else { Some(bytes(data, stack_ptr, stack_len).ok_or_else(broken)?) };
+    let host_error = field(4)?;
+    Ok(Output {
+        text: utf8(text),
+        stack: stack.map(utf8),
+        host_error: (host_error != NO_HOST_ERROR).then_some(host_error),
+        out_of_memory: field(5)? != 0,
+    })
+}
+
+/// Guest text as a Rust string. QuickJS hands out WTF-8 for strings holding
+/// lone surrogates; those bytes are replaced rather than refused.
+pub(super) fn utf8(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}

@@ -1,0 +1,133 @@
+//! The [`Backend`] over one guest instance: loading the handlers, calls,
+//! and exact snapshots.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use wasmtime::Val;
+
+use super::engine;
+use super::instance::{on_host_stack, Instance};
+use super::memory::{MemoryError, MemoryImage};
+use super::modules::{module_name, Modules};
+use crate::backend::{Backend, BackendSnapshot, LoadSpec};
+use crate::error::{Error, Result};
+use crate::interrupt::{CallState, InterruptHandle};
+
+/// Appended to every handler script so the handler is reachable whether or
+/// not the script exports it (as in the in-process engine; being last it
+/// leaves line numbers in stack traces untouched).
+const HANDLER_EXPORT: &str = "\n;export { handler as __hyperlight_handler };\n";
+
+pub struct Wasm {
+    spec: Arc<LoadSpec>,
+    instance: Instance,
+    handlers: HashMap<String, u32>,
+    /// Set when a restore failed part-way: the guest's memory is then
+    /// neither the old state nor the snapshot, and every call fails (which
+    /// poisons the sandbox) until a restore succeeds.
+    broken: bool,
+}
+
+/// This backend's snapshot: the guest's memory and globals, and the host's
+/// view of which files its modules may import.
+struct WasmSnapshot {
+    memory: Arc<MemoryImage>,
+    stack_pointer: i32,
+    modules: Modules,
+}
+
+/// Compiles the guest and starts one QuickJS in it, once per process.
+pub(super) fn probe() -> Result<(), String> {
+    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let shared = engine::shared()?;
+            let spec = Arc::new(LoadSpec {
+                heap_size: 4 * 1024 * 1024,
+                stack_size: 256 * 1024,
+                print: None,
+                host_modules: Default::default(),
+                handlers: Default::default(),
+                imported_sources: Default::default(),
+            });
+            let calls = Arc::new(CallState::default());
+            let instance = on_host_stack(|| Instance::start(shared, spec, calls)).map_err(|e| e.to_string())?;
+            instance.region.snapshot().map(drop).map_err(|e| format!("cannot snapshot guest memory: {e}"))
+        })
+        .clone()
+}
+
+impl Wasm {
+    pub(crate) fn load(spec: Arc<LoadSpec>, interrupt: &InterruptHandle) -> Result<Self> {
+        let shared = engine::shared().map_err(|reason| Error::BackendUnavailable { backend: "wasm", reason })?;
+        let engine = shared.engine.clone();
+        interrupt.state.set_kill_hook(Some(Arc::new(move || engine.increment_epoch())));
+        let calls = interrupt.state.clone();
+        on_host_stack(|| {
+            let mut instance = Instance::start(shared, spec.clone(), calls)?;
+            let mut handlers = HashMap::new();
+            for (index, (name, script)) in spec.handlers.iter().enumerate() {
+                let module = module_name(name, script);
+                let mut source = String::with_capacity(script.source.len() + HANDLER_EXPORT.len());
+                source.push_str(&script.source);
+                source.push_str(HANDLER_EXPORT);
+                instance.load(name, &module, &source)?;
+                handlers.insert(name.clone(), index as u32);
+            }
+            Ok(Self { spec, instance, handlers, broken: false })
+        })
+    }
+}
+
+impl Backend for Wasm {
+    fn name(&self) -> &'static str {
+        "wasm"
+    }
+
+    fn has_handler(&self, name: &str) -> bool {
+        self.spec.handlers.contains_key(name)
+    }
+
+    fn call(&mut self, handler: &str, event_json: &str, gc: bool) -> Result<String> {
+        if self.broken {
+            return Err(Error::Internal("a failed restore left the wasm guest's memory inconsistent".into()));
+        }
+        let index = *self.handlers.get(handler).ok_or_else(|| Error::HandlerNotFound(handler.to_owned()))?;
+        let instance = &mut self.instance;
+        on_host_stack(|| instance.call(index, event_json, gc))
+    }
+
+    /// Exact at any time: everything the guest has is in its linear memory
+    /// and its stack pointer.
+    fn snapshot(&mut self) -> Result<BackendSnapshot> {
+        let memory = self.instance.region.snapshot().map_err(|e| Error::Snapshot(format!("cannot snapshot: {e}")))?;
+        let stack_pointer = self.instance.stack_pointer().i32().ok_or_else(|| {
+            Error::Internal("the wasm guest's stack pointer is not an i32".into())
+        })?;
+        let modules = self.instance.state().modules.clone();
+        Ok(Arc::new(WasmSnapshot { memory, stack_pointer, modules }))
+    }
+
+    fn restore(&mut self, snapshot: &BackendSnapshot) -> Result<()> {
+        let Some(snapshot) = snapshot.downcast_ref::<WasmSnapshot>() else {
+            return Err(Error::Snapshot("this snapshot was not taken by the wasm backend".into()));
+        };
+        match self.instance.region.restore(&snapshot.memory) {
+            Ok(()) => {}
+            Err(e @ MemoryError::ForeignImage { .. }) => return Err(Error::Snapshot(e.to_string())),
+            Err(e) => {
+                self.broken = true;
+                return Err(Error::Internal(format!("cannot restore the wasm guest's memory: {e}")));
+            }
+        }
+        self.instance.set_stack_pointer(Val::I32(snapshot.stack_pointer))?;
+        let state = self.instance.state();
+        state.modules = snapshot.modules.clone();
+        state.reply = Vec::new();
+        state.host_errors.clear();
+        state.limiter.take_refused();
+        self.broken = false;
+        Ok(())
+    }
+}

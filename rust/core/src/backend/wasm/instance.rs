@@ -1,0 +1,202 @@
+//! One guest: a wasmtime store with the QuickJS module instantiated in it,
+//! and the calls that drive it through its ABI.
+
+use std::sync::Arc;
+
+use wasmtime::{Store, Trap, UpdateDeadline, Val};
+
+use super::abi::{self, Exports, Status};
+use super::engine::{Shared, WASM_STACK};
+use super::limiter::HeapLimiter;
+use super::memory::{self, Region};
+use super::outcome::{self, Finished};
+use super::state::GuestState;
+use crate::backend::LoadSpec;
+use crate::error::{Error, Result};
+use crate::interrupt::CallState;
+
+/// Room kept, on both of the guest's stacks, past QuickJS's recursion limit
+/// for the frames that run between its checks.
+const STACK_MARGIN: usize = 256 * 1024;
+/// Below this QuickJS cannot even start a call; asking for it makes every
+/// call a clean "stack overflow" error rather than a trap.
+const STACK_FLOOR: usize = 16 * 1024;
+/// Host stack kept beyond the wasm stack for the host functions the guest
+/// calls (Python code among them).
+const HOST_MARGIN: usize = 512 * 1024;
+
+pub(super) struct Instance {
+    store: Store<GuestState>,
+    exports: Exports,
+    /// The guest's output record (a static in its memory).
+    output: u32,
+    pub(super) region: Arc<Region>,
+}
+
+/// Runs `body` with enough native stack for wasm code and the host
+/// functions it calls: on the current thread's stack when it has room
+/// (the common case, free), else on a fresh stack.
+pub(super) fn on_host_stack<R>(body: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(WASM_STACK + HOST_MARGIN, WASM_STACK + 2 * HOST_MARGIN, body)
+}
+
+impl Instance {
+    /// Instantiates the guest and starts QuickJS in it.
+    pub(super) fn start(shared: &Shared, spec: Arc<LoadSpec>, calls: Arc<CallState>) -> Result<Self> {
+        let limiter = HeapLimiter::new(shared.initial_memory, spec.heap_size);
+        let print = spec.print.is_some();
+        let requested_stack = spec.stack_size;
+        let mut store = Store::new(&shared.engine, GuestState::new(spec, calls.clone(), limiter));
+        store.limiter(|state| &mut state.limiter);
+        // Every kill bumps the engine's epoch, which stops every running
+        // guest here; only the one whose own call was killed traps, the
+        // others carry on to the next epoch.
+        store.epoch_deadline_callback(move |_| {
+            Ok(if calls.should_stop() { UpdateDeadline::Interrupt } else { UpdateDeadline::Continue(1) })
+        });
+        store.set_epoch_deadline(1);
+        memory::take_created();
+        let instance = shared.pre.instantiate(&mut store).map_err(|e| trapped(&store, e))?;
+        let region = memory::take_created()
+            .ok_or_else(|| Error::Internal("the wasm guest's memory was not created by this backend".into()))?;
+        let exports = Exports::find(&instance, &mut store).map_err(|e| Error::Internal(e.to_string()))?;
+        store.data_mut().memory = Some(exports.memory);
+        exports.initialize.call(&mut store, ()).map_err(|e| trapped(&store, e))?;
+        let output = exports.output.call(&mut store, ()).map_err(|e| trapped(&store, e))?;
+        // The scratch size bounds both of the guest's stacks (see
+        // `stack_position` in guest.c), each capped by what it really has.
+        // With --stack-first the shadow stack is [0, initial stack pointer).
+        let shadow_stack = exports.stack_pointer.get(&mut store).i32().unwrap_or(0).max(0) as usize;
+        let shadow_quota = quota(requested_stack, shadow_stack);
+        store.data_mut().native_quota = quota(requested_stack, WASM_STACK);
+        let mut instance = Self { output, store, exports, region };
+        instance.enter();
+        let init = instance.exports.init.clone();
+        let status =
+            init.call(&mut instance.store, (shadow_quota as u32, i32::from(print))).map_err(|e| trapped(&instance.store, e))?;
+        let finished = instance.finish(status)?;
+        if finished.status != Status::Ok {
+            return Err(Error::Internal(format!(
+                "QuickJS did not start in the wasm guest ({:?}: {})",
+                finished.status, finished.output.text
+            )));
+        }
+        Ok(instance)
+    }
+
+    pub(super) fn state(&mut self) -> &mut GuestState {
+        self.store.data_mut()
+    }
+
+    /// Evaluates handler module `module` (for handler `name`); the guest
+    /// numbers handlers in the order they load.
+    pub(super) fn load(&mut self, name: &str, module: &str, source: &str) -> Result<()> {
+        self.enter();
+        let module_ptr = self.put(module.as_bytes())?;
+        let source_ptr = self.put(source.as_bytes())?;
+        let (Some(module_ptr), Some(source_ptr)) = (module_ptr, source_ptr) else {
+            return Err(Error::OutOfMemory { limit: self.store.data().spec.heap_size });
+        };
+        let called = self.exports.load.call(&mut self.store, (module_ptr, source_ptr, source.len() as u32));
+        let status = called.map_err(|e| trapped(&self.store, e))?;
+        self.free(module_ptr)?;
+        self.free(source_ptr)?;
+        let finished = self.finish(status)?;
+        let state = self.store.data_mut();
+        let result = outcome::load(name, module, finished, &mut state.host_errors);
+        state.host_errors.clear();
+        result
+    }
+
+    /// Calls handler number `index` with `event` (JSON text).
+    pub(super) fn call(&mut self, index: u32, event: &str, gc: bool) -> Result<String> {
+        self.enter();
+        let Some(event_ptr) = self.put(event.as_bytes())? else {
+            let limit = self.store.data().spec.heap_size;
+            return Err(Error::InvalidEvent(format!(
+                "the event does not fit in the guest heap ({limit} bytes); raise it with with_guest_heap_size()"
+            )));
+        };
+        let called = self.exports.call.call(&mut self.store, (index, event_ptr, event.len() as u32, i32::from(gc)));
+        let status = called.map_err(|e| trapped(&self.store, e))?;
+        self.free(event_ptr)?;
+        let finished = self.finish(status)?;
+        let state = self.store.data_mut();
+        let result = outcome::call(finished, &mut state.host_errors);
+        state.host_errors.clear();
+        result
+    }
+
+    /// The guest's stack pointer, the one mutable global it has.
+    pub(super) fn stack_pointer(&mut self) -> Val {
+        self.exports.stack_pointer.get(&mut self.store)
+    }
+
+    pub(super) fn set_stack_pointer(&mut self, value: Val) -> Result<()> {
+        self.exports.stack_pointer.set(&mut self.store, value).map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// Prepares a guest run from this host frame: the native stack it may
+    /// use starts here, and no refusal from before counts.
+    fn enter(&mut self) {
+        let state = self.store.data_mut();
+        state.native_floor = stack_position().saturating_sub(state.native_quota);
+        state.limiter.take_refused();
+    }
+
+    /// Copies `bytes` (plus a NUL) into a fresh guest allocation; `None` if
+    /// the guest heap cannot hold them.
+    fn put(&mut self, bytes: &[u8]) -> Result<Option<u32>> {
+        let len = u32::try_from(bytes.len() + 1).ok();
+        let Some(len) = len else { return Ok(None) };
+        let ptr = self.exports.alloc.call(&mut self.store, len).map_err(|e| trapped(&self.store, e))?;
+        if ptr == 0 {
+            return Ok(None);
+        }
+        let data = self.exports.memory.data_mut(&mut self.store);
+        let start = ptr as usize;
+        let target = data
+            .get_mut(start..start + len as usize)
+            .ok_or_else(|| Error::Internal("the wasm guest allocated outside its memory".into()))?;
+        target[..bytes.len()].copy_from_slice(bytes);
+        target[bytes.len()] = 0;
+        Ok(Some(ptr))
+    }
+
+    fn free(&mut self, ptr: u32) -> Result<()> {
+        self.exports.free.call(&mut self.store, ptr).map_err(|e| trapped(&self.store, e))
+    }
+
+    fn finish(&mut self, status: i32) -> Result<Finished> {
+        let status = Status::from_code(status)?;
+        let output = abi::read_output(&self.exports.memory, &self.store, self.output)?;
+        let state = self.store.data_mut();
+        Ok(Finished { status, output, refused: state.limiter.take_refused(), heap_limit: state.spec.heap_size })
+    }
+}
+
+/// How much of a stack of `size` bytes QuickJS may use when the scratch
+/// size asks for `requested`.
+fn quota(requested: usize, size: usize) -> usize {
+    requested.min(size.saturating_sub(STACK_MARGIN)).max(STACK_FLOOR)
+}
+
+/// Where the native stack pointer is.
+pub(super) fn stack_position() -> usize {
+    psm::stack_pointer() as usize
+}
+
+/// The error for a trap (or a failed wasmtime call). A killed call trapped
+/// on purpose: the orchestration reports it as cancelled whatever this says.
+fn trapped(store: &Store<GuestState>, error: wasmtime::Error) -> Error {
+    if store.data().calls.is_killed() {
+        return Error::Internal("the wasm guest was stopped".into());
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::StackOverflow) => Error::Internal(
+            "the wasm guest ran out of native stack (QuickJS's own limit should have stopped it first)".into(),
+        ),
+        Some(trap) => Error::Internal(format!("the wasm guest trapped: {trap}")),
+        None => Error::Internal(format!("the wasm guest failed: {error}")),
+    }
+}

@@ -1,0 +1,359 @@
+//! Linear memory the backend owns, so a snapshot can be exact and a restore
+//! cheap.
+//!
+//! wasmtime lets an embedder supply linear memories (`MemoryCreator`). Ours
+//! is a plain reservation (`PROT_NONE` address space, made accessible as
+//! the guest grows) until the first snapshot. A snapshot writes the memory
+//! into a memfd (its *image*) and maps that image copy-on-write over the
+//! live memory. From then on the kernel knows exactly which pages the guest
+//! wrote: they are the private (anonymous) pages of the mapping, which
+//! `/proc/self/pagemap` reports (see [`super::dirty_pages`]). A restore
+//! copies back only those pages from the image and zeroes whatever the guest
+//! grew past it, so it costs what the guest touched, not the memory's size.
+//!
+//! Restoring an image other than the one currently mapped remaps it (still
+//! copy-on-write, nothing copied). If pagemap cannot be read, every restore
+//! remaps: correct, just without the dirty-page shortcut.
+//!
+//! wasm memories cannot shrink, so after a restore the memory keeps its
+//! size; the pages past the image are zero and the guest's allocator, whose
+//! break is part of the restored state, does not hand them out again until
+//! it needs them (see `sbrk` in guest.c).
+
+use std::cell::RefCell;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use wasmtime::{LinearMemory, MemoryCreator, MemoryType};
+
+use super::dirty_pages::{self, PAGE};
+
+/// Address space reserved when wasmtime does not say (wasm32's 4 GiB).
+const DEFAULT_RESERVATION: usize = 1 << 32;
+/// Zero runs of at least this size are left as holes in an image.
+const HOLE_CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    /// The region the creator made last on this thread: instantiation is
+    /// synchronous, so the backend picks its memory up right after.
+    static CREATED: RefCell<Option<Arc<Region>>> = const { RefCell::new(None) };
+}
+
+/// Creates every linear memory of the wasm backend's engine.
+pub(super) struct SnapshotMemories;
+
+/// Takes the region created by the last instantiation on this thread.
+pub(super) fn take_created() -> Option<Arc<Region>> {
+    CREATED.with(|slot| slot.borrow_mut().take())
+}
+
+// SAFETY: the memories returned are reservations of `reserved + guard`
+// bytes that never move, zero-filled, with exactly `byte_size()` bytes
+// accessible and the rest (including the guard) inaccessible.
+unsafe impl MemoryCreator for SnapshotMemories {
+    fn new_memory(
+        &self,
+        _ty: MemoryType,
+        minimum: usize,
+        maximum: Option<usize>,
+        reserved_size_in_bytes: Option<usize>,
+        guard_size_in_bytes: usize,
+    ) -> Result<Box<dyn LinearMemory>, String> {
+        let reserved = reserved_size_in_bytes.unwrap_or_else(|| maximum.unwrap_or(DEFAULT_RESERVATION));
+        let region = Region::reserve(minimum, reserved, guard_size_in_bytes).map_err(|e| e.to_string())?;
+        let region = Arc::new(region);
+        CREATED.with(|slot| *slot.borrow_mut() = Some(region.clone()));
+        Ok(Box::new(WasmMemory(region)))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MemoryError {
+    #[error("{what} failed: {source}")]
+    Os { what: &'static str, source: io::Error },
+    #[error("linear memory cannot grow to {wanted} bytes (reserved {reserved})")]
+    Reservation { wanted: usize, reserved: usize },
+    #[error("the snapshot is larger than this memory ({image} > {size} bytes): it belongs to another sandbox")]
+    ForeignImage { image: usize, size: usize },
+}
+
+fn os_error(what: &'static str) -> MemoryError {
+    MemoryError::Os { what, source: io::Error::last_os_error() }
+}
+
+/// One linear memory: its reservation and what is mapped in it.
+pub(crate) struct Region {
+    base: *mut u8,
+    /// Bytes the memory may grow to without moving.
+    reserved: usize,
+    /// The whole mapping, guard included.
+    mapped: usize,
+    /// Accessible bytes: the wasm memory's size.
+    size: AtomicUsize,
+    /// The image mapped copy-on-write at the start of the memory, if any.
+    image: Mutex<Option<Arc<MemoryImage>>>,
+}
+
+// SAFETY: `base` points to a mapping this region owns until it drops. The
+// memory is only read or written by the guest (through wasmtime, one store
+// at a time) and by snapshot/restore, which the backend runs with exclusive
+// access to the store, so never while the guest runs.
+unsafe impl Send for Region {}
+unsafe impl Sync for Region {}
+
+impl Region {
+    fn reserve(size: usize, reserved: usize, guard: usize) -> Result<Self, MemoryError> {
+        if size > reserved {
+            return Err(MemoryError::Reservation { wanted: size, reserved });
+        }
+        let mapped = reserved.checked_add(guard).ok_or(MemoryError::Reservation { wanted: size, reserved })?;
+        // SAFETY: a fresh anonymous mapping; nothing else refers to it.
+        let base = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                mapped,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(os_error("reserving linear memory (mmap)"));
+        }
+        let region = Self {
+            base: base.cast(),
+            reserved,
+            mapped,
+            size: AtomicUsize::new(0),
+            image: Mutex::new(None),
+        };
+        region.make_accessible(0, size)?;
+        region.size.store(size, Ordering::Release);
+        Ok(region)
+    }
+
+    pub(crate) fn size(&self) -> usize {
+        self.size.load(Ordering::Acquire)
+    }
+
+    fn make_accessible(&self, from: usize, to: usize) -> Result<(), MemoryError> {
+        if to <= from {
+            return Ok(());
+        }
+        // SAFETY: [from, to) lies inside the reservation (callers check).
+        let done = unsafe { libc::mprotect(self.base.add(from).cast(), to - from, libc::PROT_READ | libc::PROT_WRITE) };
+        if done != 0 {
+            return Err(os_error("growing linear memory (mprotect)"));
+        }
+        Ok(())
+    }
+
+    fn grow_to(&self, new_size: usize) -> Result<(), MemoryError> {
+        if new_size > self.reserved {
+            return Err(MemoryError::Reservation { wanted: new_size, reserved: self.reserved });
+        }
+        let size = self.size();
+        self.make_accessible(size, new_size)?;
+        self.size.store(new_size.max(size), Ordering::Release);
+        Ok(())
+    }
+
+    /// Captures the memory as it is now into a new image, and maps that
+    /// image copy-on-write over the memory so later writes can be found.
+    pub(crate) fn snapshot(&self) -> Result<Arc<MemoryImage>, MemoryError> {
+        let mut current = self.image.lock().unwrap_or_else(|e| e.into_inner());
+        let size = self.size();
+        // SAFETY: [0, size) is accessible and nothing runs in the guest.
+        let contents = unsafe { std::slice::from_raw_parts(self.base, size) };
+        let image = Arc::new(MemoryImage::write(contents)?);
+        self.map_image(&image, size)?;
+        *current = Some(image.clone());
+        Ok(image)
+    }
+
+    /// Puts the memory back to `image`'s contents (see the module docs).
+    pub(crate) fn restore(&self, image: &Arc<MemoryImage>) -> Result<(), MemoryError> {
+        let mut current = self.image.lock().unwrap_or_else(|e| e.into_inner());
+        let size = self.size();
+        if image.len > size {
+            return Err(MemoryError::ForeignImage { image: image.len, size });
+        }
+        let mapped_now = current.as_ref().is_some_and(|mapped| Arc::ptr_eq(mapped, image));
+        if mapped_now {
+            if let Some(dirty) = dirty_pages::scan(self.base, size) {
+                self.copy_back(image, &dirty)?;
+                return Ok(());
+            }
+        }
+        self.map_image(image, size)?;
+        *current = Some(image.clone());
+        Ok(())
+    }
+
+    /// Undoes the pages the guest wrote since `image` was mapped: those
+    /// inside the image are copied from it, those past it zeroed.
+    fn copy_back(&self, image: &MemoryImage, dirty: &dirty_pages::DirtyPages) -> Result<(), MemoryError> {
+        let page = *PAGE;
+        for run in dirty.runs() {
+            let start = run.start * page;
+            let end = run.end * page;
+            let copy_end = end.min(image.len);
+            if start < copy_end {
+                // SAFETY: both ranges are inside their mappings (image.len
+                // <= size) and do not overlap (different mappings).
+                unsafe { ptr::copy_nonoverlapping(image.view.add(start), self.base.add(start), copy_end - start) };
+            }
+            let zero_start = start.max(image.len);
+            if zero_start < end {
+                // Past the image the memory is anonymous: dropping the pages
+                // makes them read as zero again.
+                // SAFETY: inside the accessible part of our own mapping.
+                let done = unsafe { libc::madvise(self.base.add(zero_start).cast(), end - zero_start, libc::MADV_DONTNEED) };
+                if done != 0 {
+                    return Err(os_error("zeroing linear memory (madvise)"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps `image` copy-on-write over [0, image.len) and fresh zero pages
+    /// over [image.len, size), keeping the rest of the reservation as it is.
+    fn map_image(&self, image: &MemoryImage, size: usize) -> Result<(), MemoryError> {
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        if image.len > 0 {
+            // SAFETY: replaces part of our own reservation (MAP_FIXED inside
+            // it); the guest is not running.
+            let mapped = unsafe {
+                libc::mmap(self.base.cast(), image.len, rw, libc::MAP_PRIVATE | libc::MAP_FIXED, image.fd.as_raw_fd(), 0)
+            };
+            if mapped == libc::MAP_FAILED {
+                return Err(os_error("mapping a snapshot image (mmap)"));
+            }
+        }
+        if size > image.len {
+            // SAFETY: as above, for the part past the image.
+            let mapped = unsafe {
+                libc::mmap(
+                    self.base.add(image.len).cast(),
+                    size - image.len,
+                    rw,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if mapped == libc::MAP_FAILED {
+                return Err(os_error("zeroing linear memory (mmap)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is ours and nothing refers to it any more
+        // (wasmtime's handle and the backend's are both gone).
+        unsafe { libc::munmap(self.base.cast(), self.mapped) };
+    }
+}
+
+/// wasmtime's handle on a region.
+struct WasmMemory(Arc<Region>);
+
+// SAFETY: see `SnapshotMemories`; growth never moves the base.
+unsafe impl LinearMemory for WasmMemory {
+    fn byte_size(&self) -> usize {
+        self.0.size()
+    }
+
+    fn byte_capacity(&self) -> usize {
+        self.0.reserved
+    }
+
+    fn grow_to(&mut self, new_size: usize) -> wasmtime::Result<()> {
+        self.0.grow_to(new_size).map_err(|e| wasmtime::format_err!("{e}"))
+    }
+
+    fn as_ptr(&self) -> *mut u8 {
+        self.0.base
+    }
+}
+
+/// A memory's contents at one moment: a memfd (zero runs left as holes),
+/// and a read-only view of it to copy pages back from.
+pub(crate) struct MemoryImage {
+    fd: OwnedFd,
+    view: *const u8,
+    len: usize,
+}
+
+// SAFETY: the view is a read-only shared mapping owned by the image.
+unsafe impl Send for MemoryImage {}
+unsafe impl Sync for MemoryImage {}
+
+impl MemoryImage {
+    fn write(contents: &[u8]) -> Result<Self, MemoryError> {
+        // SAFETY: the name is a NUL-terminated literal.
+        let raw = unsafe { libc::memfd_create(c"hyperlight-js-wasm-snapshot".as_ptr(), libc::MFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(os_error("creating a snapshot image (memfd_create)"));
+        }
+        // SAFETY: memfd_create returned a new descriptor we now own.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let len = contents.len();
+        // SAFETY: plain syscalls on our descriptor.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
+            return Err(os_error("sizing a snapshot image (ftruncate)"));
+        }
+        for (index, chunk) in contents.chunks(HOLE_CHUNK).enumerate() {
+            if chunk.iter().all(|&b| b == 0) {
+                continue;
+            }
+            write_at(&fd, chunk, index * HOLE_CHUNK)?;
+        }
+        let view = if len == 0 {
+            ptr::null()
+        } else {
+            // SAFETY: maps the memfd we just filled, read-only and shared.
+            let view = unsafe { libc::mmap(ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
+            if view == libc::MAP_FAILED {
+                return Err(os_error("mapping a snapshot image (mmap)"));
+            }
+            view.cast_const().cast()
+        };
+        Ok(Self { fd, view, len })
+    }
+}
+
+fn write_at(fd: &OwnedFd, mut bytes: &[u8], mut offset: usize) -> Result<(), MemoryError> {
+    while !bytes.is_empty() {
+        // SAFETY: writes from a live slice to our descriptor.
+        let written =
+            unsafe { libc::pwrite(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), offset as libc::off_t) };
+        if written < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(MemoryError::Os { what: "writing a snapshot image (pwrite)", source: error });
+        }
+        bytes = &bytes[written as usize..];
+        offset += written as usize;
+    }
+    Ok(())
+}
+
+impl Drop for MemoryImage {
+    fn drop(&mut self) {
+        if !self.view.is_null() {
+            // SAFETY: the view is ours and nothing refers to it any more.
+            unsafe { libc::munmap(self.view.cast_mut().cast(), self.len) };
+        }
+    }
+}

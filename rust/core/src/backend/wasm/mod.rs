@@ -1,0 +1,69 @@
+//! QuickJS compiled to WebAssembly (wasm32-wasi) and run by wasmtime.
+//!
+//! The same engine as the in-process backend, behind a memory-safe
+//! boundary: the guest can only touch its own linear memory, and reaches
+//! the host through a handful of imports (console, module loading, host
+//! functions, the kill flag, clocks). A bug in QuickJS is a bug inside the
+//! sandbox, not in the host process.
+//!
+//! - **Kill**: wasmtime's epoch interruption. A kill bumps the engine-wide
+//!   epoch (the sandbox's kill hook); every running guest then checks its
+//!   *own* call's kill flag, and only the killed one traps, within
+//!   microseconds and wherever it is (a loop in C code included).
+//! - **Heap**: the heap size is a hard limit on linear memory, enforced by a
+//!   resource limiter (see [`limiter`]).
+//! - **Snapshots** are exact: linear memory and the stack pointer (the
+//!   guest's only mutable global) as they were, taken at any time. A restore
+//!   copies back only the pages written since (see [`memory`]).
+//! - **Cost**: the module is compiled once per process ([`engine`]); a
+//!   sandbox instantiates it and starts QuickJS in about a millisecond.
+//!
+//! The guest is built by build.rs from QuickJS's C sources and
+//! `guest/guest.c`; without clang and wasi-libc the crate still builds and
+//! [`availability`] says why this backend cannot run. It is built for Linux
+//! hosts only (the snapshot memory uses memfd and pagemap).
+
+#[cfg(target_os = "linux")]
+mod abi;
+#[cfg(target_os = "linux")]
+mod dirty_pages;
+#[cfg(target_os = "linux")]
+mod engine;
+#[cfg(target_os = "linux")]
+mod imports;
+#[cfg(target_os = "linux")]
+mod instance;
+#[cfg(target_os = "linux")]
+mod limiter;
+#[cfg(target_os = "linux")]
+mod memory;
+#[cfg(target_os = "linux")]
+mod modules;
+#[cfg(target_os = "linux")]
+mod outcome;
+#[cfg(target_os = "linux")]
+mod state;
+#[cfg(target_os = "linux")]
+mod wasi;
+
+#[cfg(target_os = "linux")]
+mod backend;
+#[cfg(target_os = "linux")]
+pub use backend::Wasm;
+
+#[cfg(not(target_os = "linux"))]
+mod unsupported;
+#[cfg(not(target_os = "linux"))]
+pub use unsupported::Wasm;
+
+/// Whether the backend can run here; the first call compiles the guest and
+/// starts one to be sure, so the answer is cached.
+#[cfg(target_os = "linux")]
+pub fn availability() -> Result<(), String> {
+    backend::probe()
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn availability() -> Result<(), String> {
+    Err(unsupported::REASON.into())
+}

@@ -1,0 +1,80 @@
+//! What the host keeps per sandbox next to the guest (the wasmtime store's
+//! data): everything the guest's imports need to answer it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wasmtime::Memory;
+
+use super::limiter::HeapLimiter;
+use super::modules::Modules;
+use crate::backend::LoadSpec;
+use crate::error::HostCause;
+use crate::interrupt::CallState;
+use crate::sandbox::HostFunction;
+
+pub(super) struct GuestState {
+    pub spec: Arc<LoadSpec>,
+    pub calls: Arc<CallState>,
+    pub limiter: HeapLimiter,
+    pub modules: Modules,
+    /// Host functions by (module number, function number), in the order
+    /// the guest was told about them.
+    pub host_functions: Vec<Vec<HostFunction>>,
+    /// The answer to the guest's last import, until it copies it in.
+    pub reply: Vec<u8>,
+    pub host_errors: HostErrors,
+    /// The guest's memory, once instantiated.
+    pub memory: Option<Memory>,
+    /// Native stack QuickJS may use per entry into the guest.
+    pub native_quota: usize,
+    /// The lowest native stack address QuickJS may reach in the current run.
+    pub native_floor: usize,
+}
+
+impl GuestState {
+    pub(super) fn new(spec: Arc<LoadSpec>, calls: Arc<CallState>, limiter: HeapLimiter) -> Self {
+        let host_functions = spec.host_modules.values().map(|functions| functions.values().cloned().collect()).collect();
+        Self {
+            modules: Modules::new(&spec),
+            spec,
+            calls,
+            limiter,
+            host_functions,
+            reply: Vec::new(),
+            host_errors: HostErrors::default(),
+            memory: None,
+            native_quota: 0,
+            native_floor: 0,
+        }
+    }
+}
+
+/// What host functions raised, kept host-side until the call ends so an
+/// uncaught one can be returned with the guest error it caused. The guest
+/// only ever holds the number.
+#[derive(Default)]
+pub(super) struct HostErrors {
+    next_id: u32,
+    causes: HashMap<u32, HostCause>,
+}
+
+impl HostErrors {
+    pub(super) fn keep(&mut self, cause: HostCause) -> u32 {
+        let id = self.next_id;
+        // Never hand out the guest's "no host error" marker.
+        self.next_id = self.next_id.wrapping_add(1) % super::abi::NO_HOST_ERROR;
+        self.causes.insert(id, cause);
+        id
+    }
+
+    pub(super) fn take(&mut self, id: u32) -> Option<HostCause> {
+        self.causes.remove(&id)
+    }
+
+    pub(super) fn clear(&mut self) {
+        if !self.causes.is_empty() {
+            self.causes.clear();
+        }
+    }
+}

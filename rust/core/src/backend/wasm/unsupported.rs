@@ -1,0 +1,42 @@
+//! Hosts other than Linux: the backend is not built there yet (its snapshot
+//! memory is memfd- and pagemap-based), so it reports itself unavailable
+//! and a load never gets this far.
+
+use std::sync::Arc;
+
+use crate::backend::{Backend, BackendSnapshot, LoadSpec};
+use crate::error::{Error, Result};
+use crate::interrupt::InterruptHandle;
+
+pub(super) const REASON: &str = "the wasm backend is built for Linux hosts only";
+
+/// Never constructed: [`Wasm::load`] always reports the backend unavailable.
+pub enum Wasm {}
+
+impl Wasm {
+    pub(crate) fn load(_spec: Arc<LoadSpec>, _interrupt: &InterruptHandle) -> Result<Self> {
+        Err(Error::BackendUnavailable { backend: "wasm", reason: REASON.into() })
+    }
+}
+
+impl Backend for Wasm {
+    fn name(&self) -> &'static str {
+        match *self {}
+    }
+
+    fn has_handler(&self, _name: &str) -> bool {
+        match *self {}
+    }
+
+    fn call(&mut self, _handler: &str, _event_json: &str, _gc: bool) -> Result<String> {
+        match *self {}
+    }
+
+    fn snapshot(&mut self) -> Result<BackendSnapshot> {
+        match *self {}
+    }
+
+    fn restore(&mut self, _snapshot: &BackendSnapshot) -> Result<()> {
+        match *self {}
+    }
+}
