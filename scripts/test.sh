@@ -14,6 +14,9 @@ HYPERLIGHT_JS_RUNTIME_PATH=$(bash scripts/build-hyperlight-guest.sh)
 export HYPERLIGHT_JS_RUNTIME_PATH
 cargo test --quiet -p hyperlight-js-core --features hyperlight
 
+echo "== cargo test (core crate, the wasm backend through the core API)"
+cargo test --quiet -p hyperlight-js-core --features wasm --test wasm
+
 echo "== mypy --strict"
 .venv/bin/mypy
 .venv/bin/mypy benches
