@@ -14,7 +14,9 @@ which crashes (SIGSEGV in ``mr_init_context``) when V8 was initialised on a
 thread that has since exited and contexts are then created concurrently.
 
 - ``hyperlight-js`` is us: ``call_handler`` in, ``handle_event_with_monitor``
-  with a ``WallClockMonitor`` for limits, ``restore(snapshot)`` to recover.
+  with a ``WallClockMonitor`` for limits, ``restore(snapshot)`` to recover; on
+  the backend named by ``HLJS_BENCH_BACKEND`` (``in-process``, ``wasm``,
+  ``hyperlight``), else the default one (``ours_builder``).
 - ``mini-racer`` (V8): ``MiniRacer.call``; its time limit (``timeout_sec``;
   the older ``timeout`` in ms is deprecated) is an ``asyncio.wait_for`` on the
   instance's own event-loop thread, whose cancellation asks V8 to terminate.
@@ -37,9 +39,13 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import os
 import threading
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
+
+if TYPE_CHECKING:
+    from hyperlight_js import SandboxBuilder
 
 OURS = "hyperlight-js"
 
@@ -71,6 +77,27 @@ DISTRIBUTIONS = (
 )
 
 SPIN_WAT = '(module (func (export "spin") (loop $forever (br $forever))))'
+
+
+BACKEND_VARIABLE = "HLJS_BENCH_BACKEND"
+
+
+def ours_builder() -> SandboxBuilder:
+    """Our builder, guest output discarded, on the ``HLJS_BENCH_BACKEND`` backend if set."""
+    from hyperlight_js import SandboxBuilder
+
+    builder = SandboxBuilder().with_host_print_fn(None)
+    backend = os.environ.get(BACKEND_VARIABLE)
+    if backend:
+        builder = builder.with_backend(cast(Any, backend))
+    return builder
+
+
+def ours_backend() -> str:
+    """The backend our sandboxes run on in this configuration."""
+    sandbox = ours_builder().build().load_runtime()
+    sandbox.add_handler("h", "function handler(e) { return e }")
+    return str(sandbox.get_loaded_sandbox().backend)
 
 
 class Engine(Protocol):
@@ -133,9 +160,9 @@ def make(engine: str, source: str) -> Engine:
 
 class Ours:
     def __init__(self, source: str) -> None:
-        from hyperlight_js import ExecutionCancelled, SandboxBuilder
+        from hyperlight_js import ExecutionCancelled
 
-        sandbox = SandboxBuilder().with_host_print_fn(None).build().load_runtime()
+        sandbox = ours_builder().build().load_runtime()
         sandbox.add_handler("h", source)
         self.loaded = sandbox.get_loaded_sandbox()
         self.snapshot = self.loaded.snapshot()

@@ -7,12 +7,14 @@ runs ``pytest benches --benchmark-only --benchmark-json=benches/results/raw.json
 ``benches/results/latest.md`` (one table: every figure for us and for each
 peer from that same run, with the ratio ours/peer) and the PNG plots next to
 it. ``--render-only`` renders the existing ``raw.json`` again. The exit status
-is pytest's.
+is pytest's. Each benchmark first waits up to ``HLJS_BENCH_QUIET`` seconds
+(default here 30; 0 to not wait) for other processes to leave the CPUs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -21,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benches" / "results"
+# A run on a backend chosen with HLJS_BENCH_BACKEND gets a folder of its own,
+# so the default backend's report is never overwritten by another's.
+RESULTS = ROOT / "benches" / "results" / os.environ.get("HLJS_BENCH_BACKEND", "")
 RAW = RESULTS / "raw.json"
 LATEST = RESULTS / "latest.md"
 
@@ -292,7 +296,7 @@ def cell(run: Run, row: Row, reference: str, ours: float | None) -> str:
 
 
 def table(run: Run) -> list[str]:
-    heading = ["Case", "Figure", "better", "hyperlight-js (ours)", *PEERS.values()]
+    heading = ["Case", "Figure", "better", f"hyperlight-js (ours, {run.info.get('ours_backend', '?')})", *PEERS.values()]
     lines = ["| " + " | ".join(heading) + " |", "|" + "---|" * len(heading)]
     previous = ""
     for row in rows():
@@ -332,6 +336,10 @@ def header(run: Run) -> list[str]:
             f" max {others[-1]:.2f}, above {NOISY_CORES} cores for {noisy} of {len(others)} benchmarks"
             " (rows marked ⚠ with the highest value)"
         )
+    waits = [benchmark["extra_info"].get("quiet_wait_s") for benchmark in run.benchmarks.values()]
+    waited = [wait for wait in waits if wait is not None]
+    if waited:
+        load += f"; before each benchmark the run waited for a quiet machine, {sum(waited):.0f} s in all"
     dirty = " (with uncommitted changes)" if commit.get("dirty") else ""
     return [
         "# hyperlight-js against peers",
@@ -343,6 +351,8 @@ def header(run: Run) -> list[str]:
         f"- Machine: {info.get('cores', '?')} cores, {info.get('cpu_model', '?')}; kernel {info.get('kernel', '?')};"
         f" Python {info.get('python', machine.get('python_version', '?'))}",
         f"- {load}",
+        f"- Ours ran on the `{info.get('ours_backend', '?')}` backend (`HLJS_BENCH_BACKEND`:"
+        f" {info.get('ours_backend_asked', '?')}; set it to `in-process`, `wasm` or `hyperlight` to choose)",
         f"- Versions: {versions}",
     ]
 
@@ -395,8 +405,10 @@ NOTES = [
     " once per process; where `/dev/kvm` is a nested PVM hypervisor (this project's CI VM), the guest's"
     " initialisation dies in the kernel (`kvm-pvm: INTERNAL_ERROR in batch emul` in the kernel log) and the"
     " package raises the error quoted above.",
-    "- **Ours**: a release build of this package; `ExecutionCancelled` ends every limited call, and the"
-    " sandbox is restored from the snapshot taken after loading before the next sample.",
+    "- **Ours**: the installed build of this package, on the backend named in the header (`in-process`:"
+    " QuickJS in the host process; `wasm`: QuickJS compiled to wasm32-wasi, run by wasmtime; `auto`, the"
+    " default, takes the strongest isolation that runs here). `ExecutionCancelled` ends every limited call,"
+    " and the sandbox is restored from the snapshot taken after loading before the next sample.",
 ]
 
 
@@ -432,8 +444,9 @@ def main(argv: Sequence[str]) -> int:
             "--timeout=900",
             *arguments,
         ]
-        print("$ " + " ".join(command[1:]), flush=True)
-        status = subprocess.run(command, cwd=ROOT, check=False).returncode
+        environment = {"HLJS_BENCH_QUIET": "30", **os.environ}
+        print(f"$ HLJS_BENCH_QUIET={environment['HLJS_BENCH_QUIET']} " + " ".join(command[1:]), flush=True)
+        status = subprocess.run(command, cwd=ROOT, env=environment, check=False).returncode
     if not RAW.exists():
         print(f"no {RAW.relative_to(ROOT)} to render", file=sys.stderr)
         return status or 1

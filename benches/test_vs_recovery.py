@@ -14,7 +14,7 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 import peers
-from hyperlight_js import ExecutionCancelled, LoadedJSSandbox, SandboxBuilder, WallClockMonitor
+from hyperlight_js import ExecutionCancelled, LoadedJSSandbox, WallClockMonitor
 
 NOOP = "function handler(e) { return e }"
 SPIN = "function handler(e) { while (true) {} }"
@@ -37,7 +37,7 @@ def test_restore_after_kill(
 
 
 def build_ours() -> LoadedJSSandbox:
-    sandbox = SandboxBuilder().with_host_print_fn(None).build().load_runtime()
+    sandbox = peers.ours_builder().build().load_runtime()
     sandbox.add_handler("h", NOOP)
     return sandbox.get_loaded_sandbox()
 

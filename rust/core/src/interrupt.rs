@@ -62,9 +62,9 @@ impl CallState {
         self.word.fetch_and(!FLAGS, Ordering::AcqRel) & KILLED != 0
     }
 
-    /// Makes the running call end on the next Ctrl-C.
-    pub(crate) fn watch_sigint(&self) {
-        self.sigint_mark.store(crate::sigint::count(), Ordering::Relaxed);
+    /// Makes the running call end on any Ctrl-C after `mark`.
+    pub(crate) fn watch_sigint(&self, mark: crate::sigint::Mark) {
+        self.sigint_mark.store(mark.0, Ordering::Relaxed);
     }
 
     /// Whether a Ctrl-C arrived during the watched call.
@@ -180,5 +180,20 @@ mod tests {
         assert!(s.is_killed());
         assert!(s.end());
         assert!(!s.is_killed());
+    }
+
+    #[test]
+    fn a_ctrl_c_between_the_mark_and_the_call_still_ends_it() {
+        let s = CallState::default();
+        let mark = crate::sigint::Mark(crate::sigint::count());
+        crate::sigint::count_one_for_tests();
+        s.begin();
+        s.watch_sigint(mark);
+        assert!(s.should_stop());
+        assert!(s.end());
+        // Once the call is over, the mark is gone with it.
+        s.begin();
+        assert!(!s.should_stop());
+        assert!(!s.end());
     }
 }

@@ -63,3 +63,24 @@ fn install_counter() -> Result<(), String> {
 pub(crate) fn count() -> u64 {
     SIGNALS.load(Ordering::SeqCst)
 }
+
+/// The count at one instant: a call watching from this mark is interrupted
+/// by any Ctrl-C after it.
+///
+/// The host takes the mark *before* its last look at its own pending
+/// signals. The counter runs after the host's handler, so a Ctrl-C is either
+/// already visible to the host (it raises instead of calling) or moves the
+/// count past the mark (the guest is interrupted): none falls in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark(pub(crate) u64);
+
+/// Installs the counter if needed and reads it.
+pub fn mark() -> Result<Mark, String> {
+    install().map(|()| Mark(count()))
+}
+
+/// What the signal handler does, for tests that cannot send a real SIGINT.
+#[cfg(test)]
+pub(crate) fn count_one_for_tests() {
+    SIGNALS.fetch_add(1, Ordering::SeqCst);
+}

@@ -186,7 +186,7 @@ fn hostile_top_level_code_is_stopped_while_loading() {
     sandbox.add_handler("h", Script::from_content("while (true) {} function handler() {}", None).unwrap()).unwrap();
     let limit = WallClockMonitor::new(Duration::from_millis(200)).unwrap();
     let started = Instant::now();
-    let r = sandbox.get_loaded_sandbox_watched(Watchers { monitor: Some(&limit), interrupt_on_sigint: false });
+    let r = sandbox.get_loaded_sandbox_watched(Watchers { monitor: Some(&limit), interrupt_on_sigint: None });
     assert!(matches!(&r, Err(Error::Cancelled { monitor: Some(m), .. }) if m == "wall-clock"), "{:?}", r.err());
     assert!(started.elapsed() < Duration::from_secs(5));
     let mut broken = builder().build().unwrap().load_runtime().unwrap();

@@ -32,11 +32,15 @@ fn live<'a, T>(py: Python<'_>, guard: &'a mut MutexGuard<'_, Option<T>>, what: &
     guard.as_mut().ok_or_else(|| consumed(py, what, by))
 }
 
-fn watchers(list: Option<&MonitorList>, sigint: bool) -> Watchers<'_> {
-    Watchers {
-        monitor: list.map(|l| l as &dyn core::monitor::MonitorSet),
-        interrupt_on_sigint: sigint && core::sigint::install().is_ok(),
+/// With `sigint`, the Ctrl-C mark is taken before Python's pending signals
+/// are checked, so a Ctrl-C just before the call either raises here or
+/// interrupts the guest (see `core::sigint::Mark`).
+fn watchers<'a>(py: Python<'_>, list: Option<&'a MonitorList>, sigint: bool) -> PyResult<Watchers<'a>> {
+    let mark = if sigint { core::sigint::mark().ok() } else { None };
+    if mark.is_some() {
+        py.check_signals()?;
     }
+    Ok(Watchers { monitor: list.map(|l| l as &dyn core::monitor::MonitorSet), interrupt_on_sigint: mark })
 }
 
 /// The Python exception for a failed call. A host function that raised
@@ -163,10 +167,11 @@ impl JSSandbox {
     #[pyo3(signature = (monitor=None, sigint=false))]
     fn get_loaded_sandbox(&self, py: Python<'_>, monitor: Option<&Bound<'_, PyAny>>, sigint: bool) -> PyResult<LoadedJSSandbox> {
         let list = monitor.map(monitor_list).transpose()?;
+        // Before the lock: checking signals runs Python handlers.
+        let watchers = watchers(py, list.as_ref(), sigint)?;
         let mut guard = lock(py, &self.inner)?;
         let sandbox = live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?;
         let sandbox_ref: &core::JSSandbox = sandbox;
-        let watchers = watchers(list.as_ref(), sigint);
         let loaded = py.detach(|| sandbox_ref.get_loaded_sandbox_watched(watchers));
         let loaded = loaded.or_else(|e| failure(py, &self.escape, e))?;
         guard.take();
@@ -220,9 +225,10 @@ impl LoadedJSSandbox {
             .to_str()
             .map_err(|e| to_py(py, Error::InvalidEvent(format!("the event text cannot be encoded as UTF-8 ({e})"))))?;
         let list = monitor.map(monitor_list).transpose()?;
+        // Before the lock: checking signals runs Python handlers.
+        let watchers = watchers(py, list.as_ref(), sigint)?;
         let mut guard = lock(py, &self.inner)?;
         let sandbox = live(py, &mut guard, "LoadedJSSandbox", "unload")?;
-        let watchers = watchers(list.as_ref(), sigint);
         let options = CallOptions { gc, monitor: watchers.monitor, interrupt_on_sigint: watchers.interrupt_on_sigint };
         let result = py.detach(|| sandbox.call(name, event_json, &options));
         drop(guard);

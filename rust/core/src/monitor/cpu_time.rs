@@ -3,9 +3,14 @@
 //! The clock must be the guest thread's own, and only that thread can name
 //! it (`pthread_getcpuclockid(pthread_self())`, or a real handle from
 //! `GetCurrentThread`), which is why it is captured in `get_monitor`. The
-//! watching future then samples it from the runtime: it sleeps half the
-//! remaining budget (between 1 and 10 ms), so it is cheap early and precise
-//! near the end.
+//! watching future then samples it from the runtime. One thread cannot use
+//! CPU time faster than real time passes, so it sleeps for the whole
+//! remaining budget: the first wake-up is the earliest moment the budget can
+//! be spent, and each later one makes up for time the thread spent off the
+//! CPU. A full-speed guest is therefore caught within one timer's lateness.
+//! The floor between samples keeps a guest that is rarely scheduled (or a
+//! clock that only ticks coarsely, as Windows' does every 15.6 ms) from
+//! turning the watch into a busy loop.
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,8 +18,10 @@ use std::time::Duration;
 use super::{positive_duration, ExecutionMonitor};
 use crate::MonitorError;
 
+#[cfg(not(windows))]
+const MIN_POLL: Duration = Duration::from_micros(100);
+#[cfg(windows)]
 const MIN_POLL: Duration = Duration::from_millis(1);
-const MAX_POLL: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Clone)]
 pub struct CpuTimeMonitor {
@@ -50,7 +57,7 @@ impl ExecutionMonitor for CpuTimeMonitor {
                 if used >= budget {
                     return;
                 }
-                let wait = ((budget - used) / 2).clamp(MIN_POLL, MAX_POLL);
+                let wait = (budget - used).max(MIN_POLL);
                 super::sleep(wait).await;
             }
         })

@@ -22,8 +22,9 @@ use crate::MonitorError;
 pub struct Watchers<'a> {
     /// Race these monitors against the guest.
     pub monitor: Option<&'a dyn MonitorSet>,
-    /// End the guest on Ctrl-C (for code on the host's main thread).
-    pub interrupt_on_sigint: bool,
+    /// End the guest on any Ctrl-C after this mark (for code on the host's
+    /// main thread).
+    pub interrupt_on_sigint: Option<crate::sigint::Mark>,
 }
 
 /// Runs guest code (`body`) as one call on `state`: monitors started on this
@@ -40,8 +41,8 @@ pub(crate) fn run_watched<T>(state: &Arc<CallState>, watchers: Watchers<'_>, bod
         None => None,
     };
     let call = state.begin();
-    if watchers.interrupt_on_sigint {
-        state.watch_sigint();
+    if let Some(mark) = watchers.interrupt_on_sigint {
+        state.watch_sigint(mark);
     }
     let watch = match race.map(|(set, race)| watch(set, started, race, state.clone(), call)).transpose() {
         Ok(watch) => watch,

@@ -34,8 +34,9 @@ pub struct CallOptions<'a> {
     pub gc: Option<bool>,
     /// Race these monitors against the call.
     pub monitor: Option<&'a dyn MonitorSet>,
-    /// End the call on Ctrl-C (for calls on the host's main thread).
-    pub interrupt_on_sigint: bool,
+    /// End the call on any Ctrl-C after this mark (for calls on the host's
+    /// main thread).
+    pub interrupt_on_sigint: Option<crate::sigint::Mark>,
 }
 
 impl LoadedJSSandbox {
