@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
+echo "== cargo fmt --check (rustfmt.toml: 120 columns)"
+cargo fmt --all -- --check
+
 echo "== cargo test (core crate)"
 cargo test --quiet -p hyperlight-js-core
 

@@ -39,7 +39,8 @@ pub fn build() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let wasm = out_dir.join("guest.wasm");
     let linux = env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux");
-    let outcome = if linux { compile(&out_dir, &wasm) } else { Err("the wasm backend is built for Linux hosts only".into()) };
+    let outcome =
+        if linux { compile(&out_dir, &wasm) } else { Err("the wasm backend is built for Linux hosts only".into()) };
     match outcome {
         Ok(()) => println!("cargo:rustc-env=HYPERLIGHT_JS_WASM_GUEST_MISSING="),
         Err(reason) => {
@@ -83,7 +84,8 @@ fn quickjs_sources() -> Result<PathBuf, String> {
         return Ok(PathBuf::from(dir));
     }
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let manifest =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let target = env::var("TARGET").expect("cargo sets TARGET");
     let output = Command::new(&cargo)
         .args(["metadata", "--format-version", "1", "--offline", "--filter-platform", &target, "--manifest-path"])
@@ -105,7 +107,9 @@ fn quickjs_sources() -> Result<PathBuf, String> {
             (is_sys && dir.join("quickjs/quickjs.c").is_file()).then(|| dir.join("quickjs"))
         })
         .next();
-    found.ok_or_else(|| "the rquickjs-sys package (which ships the QuickJS sources) is not in the dependency graph".into())
+    found.ok_or_else(|| {
+        "the rquickjs-sys package (which ships the QuickJS sources) is not in the dependency graph".into()
+    })
 }
 
 /// Every `"manifest_path":"..."` value in cargo metadata's JSON. Checking
@@ -148,7 +152,9 @@ impl Toolchain {
         let clang = candidates
             .into_iter()
             .find(|cc| Command::new(cc).arg("--version").output().is_ok_and(|o| o.status.success()))
-            .ok_or("clang is not installed (Debian: apt-get install clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32)")?;
+            .ok_or(
+                "clang is not installed (Debian: apt-get install clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32)",
+            )?;
         let resource_dir = Command::new(&clang)
             .arg("-print-resource-dir")
             .output()

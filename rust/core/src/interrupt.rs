@@ -110,12 +110,7 @@ impl CallState {
             if word & KILLED != 0 {
                 return true;
             }
-            match self.word.compare_exchange_weak(
-                word,
-                word | KILLED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self.word.compare_exchange_weak(word, word | KILLED, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
                     let hook = self.kill_hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
                     if let Some(hook) = hook {

@@ -23,7 +23,5 @@ mod stack;
 
 pub use error::{Error, GuestFailure, HostCallError, HostCause, MonitorError, Result};
 pub use interrupt::InterruptHandle;
-pub use sandbox::{
-    HostFunction, JSSandbox, LoadedJSSandbox, PrintFn, ProtoJSSandbox, SandboxBuilder, Snapshot,
-};
+pub use sandbox::{HostFunction, JSSandbox, LoadedJSSandbox, PrintFn, ProtoJSSandbox, SandboxBuilder, Snapshot};
 pub use script::Script;

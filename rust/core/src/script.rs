@@ -69,9 +69,7 @@ pub(crate) fn resolve_relative(importer_dir: &Path, root: &Path, specifier: &str
         return Err(format!("cannot import {specifier:?}: only host modules and relative paths can be imported"));
     }
     let candidate = importer_dir.join(specifier);
-    let resolved = candidate
-        .canonicalize()
-        .map_err(|e| format!("cannot import {specifier:?}: {e}"))?;
+    let resolved = candidate.canonicalize().map_err(|e| format!("cannot import {specifier:?}: {e}"))?;
     if !resolved.starts_with(root) {
         return Err(format!(
             "cannot import {specifier:?}: it resolves outside the allowed directory {}",

@@ -73,16 +73,25 @@ fn failures_are_typed_and_do_not_poison() {
 
 fn host_functions_take_json_and_keep_their_cause() {
     let mut proto = builder().build().unwrap();
-    proto.register("math", "add", Arc::new(|args: &str| {
-        let v: Vec<f64> = args.trim_matches(['[', ']']).split(',').map(|x| x.parse().unwrap()).collect();
-        Ok((v[0] + v[1]).to_string())
-    }))
-    .unwrap();
+    proto
+        .register(
+            "math",
+            "add",
+            Arc::new(|args: &str| {
+                let v: Vec<f64> = args.trim_matches(['[', ']']).split(',').map(|x| x.parse().unwrap()).collect();
+                Ok((v[0] + v[1]).to_string())
+            }),
+        )
+        .unwrap();
     proto.register("math", "echo", Arc::new(|args: &str| Ok(args.to_owned()))).unwrap();
     proto
-        .register("math", "fail", Arc::new(|_: &str| {
-            Err(HostCallError { message: "host says no".into(), cause: Some(HostCause(Box::new(42_u32))) })
-        }))
+        .register(
+            "math",
+            "fail",
+            Arc::new(|_: &str| {
+                Err(HostCallError { message: "host says no".into(), cause: Some(HostCause(Box::new(42_u32))) })
+            }),
+        )
         .unwrap();
     let mut s = load(
         proto,
@@ -121,8 +130,13 @@ fn imports_stay_inside_the_allowed_directory() {
     std::fs::create_dir_all(&inner).unwrap();
     std::fs::write(dir.join("secret.js"), "export const secret = 1;").unwrap();
     std::fs::write(inner.join("lib.js"), "export const answer = 42;").unwrap();
-    std::fs::write(inner.join("ok.js"), "import { answer } from './lib.js'; function handler() { return answer }").unwrap();
-    std::fs::write(inner.join("escape.js"), "import { secret } from '../secret.js'; function handler() { return secret }").unwrap();
+    std::fs::write(inner.join("ok.js"), "import { answer } from './lib.js'; function handler() { return answer }")
+        .unwrap();
+    std::fs::write(
+        inner.join("escape.js"),
+        "import { secret } from '../secret.js'; function handler() { return secret }",
+    )
+    .unwrap();
     let from = |file: &str| Script::from_file(&inner.join(file), None).unwrap();
 
     let mut sandbox = builder().build().unwrap().load_runtime().unwrap();
@@ -130,7 +144,9 @@ fn imports_stay_inside_the_allowed_directory() {
     let mut s = sandbox.get_loaded_sandbox().unwrap();
     assert_eq!(s.handle_event("ok", "{}", None).unwrap(), "42");
 
-    for (file, source) in [("escape.js", None), ("bare", Some("import x from 'lodash'; function handler() { return x }"))] {
+    for (file, source) in
+        [("escape.js", None), ("bare", Some("import x from 'lodash'; function handler() { return x }"))]
+    {
         let mut sandbox = builder().build().unwrap().load_runtime().unwrap();
         let script = match source {
             None => from(file),
@@ -146,14 +162,22 @@ fn monitors_and_kill_end_a_spinning_guest() {
     let mut s = loaded("let n = 0; function handler(e) { if (e.spin) { while (true) {} } return ++n }");
     let snapshot = s.snapshot().unwrap();
     let started = Instant::now();
-    let r = s.handle_event_with_monitor("h", r#"{"spin":true}"#, &WallClockMonitor::new(Duration::from_millis(100)).unwrap(), None);
+    let r = s.handle_event_with_monitor(
+        "h",
+        r#"{"spin":true}"#,
+        &WallClockMonitor::new(Duration::from_millis(100)).unwrap(),
+        None,
+    );
     assert!(matches!(&r, Err(Error::Cancelled { monitor: Some(m), .. }) if m == "wall-clock"), "{r:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert!(s.poisoned());
     assert!(matches!(s.handle_event("h", "{}", None), Err(Error::Poisoned)));
     s.restore(&snapshot).unwrap();
 
-    let pair = (WallClockMonitor::new(Duration::from_secs(10)).unwrap(), CpuTimeMonitor::new(Duration::from_millis(100)).unwrap());
+    let pair = (
+        WallClockMonitor::new(Duration::from_secs(10)).unwrap(),
+        CpuTimeMonitor::new(Duration::from_millis(100)).unwrap(),
+    );
     let r = s.handle_event_with_monitor("h", r#"{"spin":true}"#, &pair, None);
     assert!(matches!(&r, Err(Error::Cancelled { monitor: Some(m), .. }) if m == "cpu-time"), "{r:?}");
     s.restore(&snapshot).unwrap();
@@ -171,7 +195,8 @@ fn monitors_and_kill_end_a_spinning_guest() {
 }
 
 fn snapshots_are_whole_vm_and_exact_at_any_point() {
-    let mut s = loaded("let n = 0; function handler() { globalThis.seen = (globalThis.seen || 0) + 1; return [++n, seen] }");
+    let mut s =
+        loaded("let n = 0; function handler() { globalThis.seen = (globalThis.seen || 0) + 1; return [++n, seen] }");
     assert_eq!(s.handle_event("h", "{}", None).unwrap(), "[1,1]");
     let after_one = s.snapshot().unwrap();
     assert_eq!(s.handle_event("h", "{}", None).unwrap(), "[2,2]");
@@ -196,7 +221,9 @@ fn hostile_top_level_code_is_stopped_while_loading() {
 
 fn heap_exhaustion_is_reported_and_poisons() {
     let proto = builder().with_guest_heap_size(8 << 20).unwrap().build().unwrap();
-    let mut s = load(proto, &[("grow", "function handler() { let s = []; while (true) s.push('x'.repeat(1000) + s.length) }")]).unwrap();
+    let mut s =
+        load(proto, &[("grow", "function handler() { let s = []; while (true) s.push('x'.repeat(1000) + s.length) }")])
+            .unwrap();
     let snapshot = s.snapshot().unwrap();
     let r = s.handle_event("grow", "{}", None);
     assert!(matches!(r, Err(Error::OutOfMemory { .. })), "{r:?}");
@@ -217,7 +244,10 @@ fn refused_with_the_probe_error(reason: &str) {
         Err(Error::BackendUnavailable { backend: "hyperlight", reason: given }) => assert_eq!(given, reason),
         other => panic!("expected BackendUnavailable, got {:?}", other.map(|s| s.backend_name())),
     }
-    if let Ok(s) = load(SandboxBuilder::new().with_backend(BackendChoice::Auto).build().unwrap(), &[("h", "function handler() { return 1 }")]) {
+    if let Ok(s) = load(
+        SandboxBuilder::new().with_backend(BackendChoice::Auto).build().unwrap(),
+        &[("h", "function handler() { return 1 }")],
+    ) {
         assert_ne!(s.backend_name(), "hyperlight");
     }
 }
@@ -250,12 +280,20 @@ fn main() {
     match BackendKind::Hyperlight.availability() {
         Ok(()) => {
             for (name, check) in CHECKS.iter().filter(|(n, _)| wanted(n)) {
-                if run(name, check) { passed += 1 } else { failed += 1 }
+                if run(name, check) {
+                    passed += 1
+                } else {
+                    failed += 1
+                }
             }
         }
         Err(reason) => {
             if wanted("refused_with_the_probe_error") {
-                if run("refused_with_the_probe_error", || refused_with_the_probe_error(&reason)) { passed += 1 } else { failed += 1 }
+                if run("refused_with_the_probe_error", || refused_with_the_probe_error(&reason)) {
+                    passed += 1
+                } else {
+                    failed += 1
+                }
             }
             for (name, _) in CHECKS.iter().filter(|(n, _)| wanted(n)) {
                 println!("test hyperlight::{name} ... skipped: the hyperlight backend cannot run here: {reason}");

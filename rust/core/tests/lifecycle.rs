@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 use hyperlight_js_core::backend::{BackendChoice, BackendKind};
 use hyperlight_js_core::{Error, HostCallError, LoadedJSSandbox, SandboxBuilder, Script};
 
-
 /// These tests exercise the core's lifecycle and monitors on the engine that
 /// every build has (the default, `auto`, needs an isolated backend).
 fn in_process() -> SandboxBuilder {
@@ -53,7 +52,8 @@ fn bad_input_and_bad_results_are_typed_and_do_not_poison() {
 
 #[test]
 fn kill_poisons_and_restore_recovers_without_later_globals() {
-    let mut s = loaded("let n = 0; function handler(e) { if (e.spin) { while (true) {} } globalThis.leak = 1; return ++n }");
+    let mut s =
+        loaded("let n = 0; function handler(e) { if (e.spin) { while (true) {} } globalThis.leak = 1; return ++n }");
     let snapshot = s.snapshot().unwrap();
     assert_eq!(s.handle_event("h", "{}", None).unwrap(), "1");
     let handle = s.interrupt_handle();
@@ -88,10 +88,14 @@ fn snapshots_belong_to_their_sandbox() {
 fn host_functions_take_json_and_their_errors_can_be_caught() {
     let mut proto = in_process().build().unwrap();
     proto
-        .register("math", "add", Arc::new(|args: &str| {
-            let v: Vec<f64> = args.trim_matches(['[', ']']).split(',').map(|x| x.parse().unwrap()).collect();
-            Ok((v[0] + v[1]).to_string())
-        }))
+        .register(
+            "math",
+            "add",
+            Arc::new(|args: &str| {
+                let v: Vec<f64> = args.trim_matches(['[', ']']).split(',').map(|x| x.parse().unwrap()).collect();
+                Ok((v[0] + v[1]).to_string())
+            }),
+        )
         .unwrap();
     proto.register("math", "fail", Arc::new(|_: &str| Err(HostCallError::new("host says no")))).unwrap();
     let mut sandbox = proto.load_runtime().unwrap();
@@ -122,7 +126,13 @@ fn console_reaches_the_print_function() {
         .build()
         .unwrap();
     let mut sandbox = proto.load_runtime().unwrap();
-    sandbox.add_handler("h", Script::from_content("function handler(e) { console.log('hi', 1, {a: [1]}); print('p'); return 0 }", None).unwrap()).unwrap();
+    sandbox
+        .add_handler(
+            "h",
+            Script::from_content("function handler(e) { console.log('hi', 1, {a: [1]}); print('p'); return 0 }", None)
+                .unwrap(),
+        )
+        .unwrap();
     sandbox.get_loaded_sandbox().unwrap().handle_event("h", "{}", None).unwrap();
     assert_eq!(*lines.lock().unwrap(), vec![r#"hi 1 {"a":[1]}"#.to_owned(), "p".to_owned()]);
 }
@@ -131,8 +141,22 @@ fn console_reaches_the_print_function() {
 fn limits_are_errors_not_crashes() {
     let proto = in_process().with_guest_heap_size(8 << 20).unwrap().build().unwrap();
     let mut sandbox = proto.load_runtime().unwrap();
-    sandbox.add_handler("grow", Script::from_content("function handler() { let s = []; while (true) s.push('x'.repeat(1000) + s.length) }", None).unwrap()).unwrap();
-    sandbox.add_handler("recurse", Script::from_content("function handler() { const f = n => f(n + 1) + 1; return f(0) }", None).unwrap()).unwrap();
+    sandbox
+        .add_handler(
+            "grow",
+            Script::from_content(
+                "function handler() { let s = []; while (true) s.push('x'.repeat(1000) + s.length) }",
+                None,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    sandbox
+        .add_handler(
+            "recurse",
+            Script::from_content("function handler() { const f = n => f(n + 1) + 1; return f(0) }", None).unwrap(),
+        )
+        .unwrap();
     let mut s = sandbox.get_loaded_sandbox().unwrap();
     let snap = s.snapshot().unwrap();
     match s.handle_event("recurse", "{}", None) {
@@ -153,7 +177,8 @@ fn relative_imports_stay_inside_the_root() {
     std::fs::write(dir.join("secret.js"), "export const s = 'secret'").unwrap();
     std::fs::write(dir.join("app/lib.js"), "export const two = 2").unwrap();
     std::fs::write(dir.join("app/ok.js"), "import { two } from './lib.js'; function handler() { return two }").unwrap();
-    std::fs::write(dir.join("app/bad.js"), "import { s } from '../secret.js'; function handler() { return s }").unwrap();
+    std::fs::write(dir.join("app/bad.js"), "import { s } from '../secret.js'; function handler() { return s }")
+        .unwrap();
     let mut sandbox = in_process().build().unwrap().load_runtime().unwrap();
     sandbox.add_handler("ok", Script::from_file(&dir.join("app/ok.js"), None).unwrap()).unwrap();
     assert_eq!(sandbox.get_loaded_sandbox().unwrap().handle_event("ok", "{}", None).unwrap(), "2");
@@ -169,9 +194,24 @@ fn relative_imports_stay_inside_the_root() {
 #[test]
 fn a_panic_inside_the_call_path_is_contained_and_poisons() {
     let mut proto = in_process().build().unwrap();
-    proto.register("host", "boom", Arc::new(|_: &str| -> Result<String, HostCallError> { panic!("a bug in a host function") })).unwrap();
+    proto
+        .register(
+            "host",
+            "boom",
+            Arc::new(|_: &str| -> Result<String, HostCallError> { panic!("a bug in a host function") }),
+        )
+        .unwrap();
     let mut sandbox = proto.load_runtime().unwrap();
-    sandbox.add_handler("h", Script::from_content("import { boom } from 'host'; function handler(e) { if (e.boom) boom(); return 1 }", None).unwrap()).unwrap();
+    sandbox
+        .add_handler(
+            "h",
+            Script::from_content(
+                "import { boom } from 'host'; function handler(e) { if (e.boom) boom(); return 1 }",
+                None,
+            )
+            .unwrap(),
+        )
+        .unwrap();
     let mut s = sandbox.get_loaded_sandbox().unwrap();
     let snap = s.snapshot().unwrap();
     match s.handle_event("h", r#"{"boom":true}"#, None) {

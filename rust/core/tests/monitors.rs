@@ -3,10 +3,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyperlight_js_core::monitor::{metrics, CpuTimeMonitor, ExecutionMonitor, MonitorList, WallClockMonitor};
 use hyperlight_js_core::backend::{BackendChoice, BackendKind};
+use hyperlight_js_core::monitor::{metrics, CpuTimeMonitor, ExecutionMonitor, MonitorList, WallClockMonitor};
 use hyperlight_js_core::{Error, HostCallError, LoadedJSSandbox, MonitorError, SandboxBuilder, Script};
-
 
 /// These tests exercise the core's lifecycle and monitors on the engine that
 /// every build has (the default, `auto`, needs an isolated backend).
@@ -16,17 +15,25 @@ fn in_process() -> SandboxBuilder {
 fn loaded_with_sleep_host(handler: &str, side_effects: Arc<AtomicUsize>) -> LoadedJSSandbox {
     let mut proto = in_process().build().unwrap();
     proto
-        .register("host", "sleep", Arc::new(|args: &str| {
-            let ms: u64 = args.trim_matches(['[', ']']).parse().map_err(|_| HostCallError::new("bad ms"))?;
-            std::thread::sleep(Duration::from_millis(ms));
-            Ok("null".into())
-        }))
+        .register(
+            "host",
+            "sleep",
+            Arc::new(|args: &str| {
+                let ms: u64 = args.trim_matches(['[', ']']).parse().map_err(|_| HostCallError::new("bad ms"))?;
+                std::thread::sleep(Duration::from_millis(ms));
+                Ok("null".into())
+            }),
+        )
         .unwrap();
     proto
-        .register("host", "effect", Arc::new(move |_: &str| {
-            side_effects.fetch_add(1, Ordering::SeqCst);
-            Ok("null".into())
-        }))
+        .register(
+            "host",
+            "effect",
+            Arc::new(move |_: &str| {
+                side_effects.fetch_add(1, Ordering::SeqCst);
+                Ok("null".into())
+            }),
+        )
         .unwrap();
     let mut sandbox = proto.load_runtime().unwrap();
     sandbox.add_handler("h", Script::from_content(handler, None).unwrap()).unwrap();
@@ -60,14 +67,20 @@ fn cpu_time_ignores_sleeping_host_calls_but_wall_clock_does_not() {
     let cpu = CpuTimeMonitor::new(Duration::from_millis(50)).unwrap();
     assert_eq!(s.handle_event_with_monitor("h", r#"{"sleep":300}"#, &cpu, None).unwrap(), r#""slept""#);
     let pair = (WallClockMonitor::new(Duration::from_millis(100)).unwrap(), cpu.clone());
-    assert_eq!(cancelled_by(s.handle_event_with_monitor("h", r#"{"sleep":2000}"#, &pair, None)).as_deref(), Some("wall-clock"));
+    assert_eq!(
+        cancelled_by(s.handle_event_with_monitor("h", r#"{"sleep":2000}"#, &pair, None)).as_deref(),
+        Some("wall-clock")
+    );
 }
 
 #[test]
 fn the_earliest_limit_wins_in_a_tuple() {
     let mut s = loaded_with_sleep_host(SPIN, Default::default());
     let snap = s.snapshot().unwrap();
-    let pair = (WallClockMonitor::new(Duration::from_secs(10)).unwrap(), CpuTimeMonitor::new(Duration::from_millis(40)).unwrap());
+    let pair = (
+        WallClockMonitor::new(Duration::from_secs(10)).unwrap(),
+        CpuTimeMonitor::new(Duration::from_millis(40)).unwrap(),
+    );
     assert_eq!(cancelled_by(s.handle_event_with_monitor("h", "{}", &pair, None)).as_deref(), Some("cpu-time"));
     s.restore(&snap).unwrap();
     let mut list = MonitorList::new();
@@ -91,13 +104,19 @@ impl ExecutionMonitor for FailsToStart {
 #[test]
 fn a_monitor_that_cannot_start_means_the_handler_never_runs() {
     let effects = Arc::new(AtomicUsize::new(0));
-    let mut s = loaded_with_sleep_host("import * as host from 'host'; function handler() { host.effect(); return 1 }", effects.clone());
+    let mut s = loaded_with_sleep_host(
+        "import * as host from 'host'; function handler() { host.effect(); return 1 }",
+        effects.clone(),
+    );
     let set = (WallClockMonitor::new(Duration::from_secs(1)).unwrap(), FailsToStart);
     assert!(matches!(s.handle_event_with_monitor("h", "{}", &set, None), Err(Error::MonitorStart(_))));
     assert!(matches!(s.handle_event_with_monitor("h", "{}", &MonitorList::new(), None), Err(Error::MonitorStart(_))));
     assert_eq!(effects.load(Ordering::SeqCst), 0);
     assert!(!s.poisoned());
-    assert_eq!(s.handle_event_with_monitor("h", "{}", &WallClockMonitor::new(Duration::from_secs(1)).unwrap(), None).unwrap(), "1");
+    assert_eq!(
+        s.handle_event_with_monitor("h", "{}", &WallClockMonitor::new(Duration::from_secs(1)).unwrap(), None).unwrap(),
+        "1"
+    );
     assert_eq!(effects.load(Ordering::SeqCst), 1);
 }
 
@@ -122,7 +141,11 @@ impl ExecutionMonitor for AfterPolls {
 #[test]
 fn custom_monitors_compose_with_built_in_ones() {
     let mut s = loaded_with_sleep_host(SPIN, Default::default());
-    let set = (WallClockMonitor::new(Duration::from_secs(5)).unwrap(), CpuTimeMonitor::new(Duration::from_secs(5)).unwrap(), AfterPolls(4));
+    let set = (
+        WallClockMonitor::new(Duration::from_secs(5)).unwrap(),
+        CpuTimeMonitor::new(Duration::from_secs(5)).unwrap(),
+        AfterPolls(4),
+    );
     assert_eq!(cancelled_by(s.handle_event_with_monitor("h", "{}", &set, None)).as_deref(), Some("after-polls"));
 }
 
@@ -132,7 +155,10 @@ fn parallel_sandboxes_are_each_monitored() {
         .map(|_| {
             std::thread::spawn(|| {
                 let mut s = loaded_with_sleep_host(SPIN, Default::default());
-                let set = (WallClockMonitor::new(Duration::from_millis(300)).unwrap(), CpuTimeMonitor::new(Duration::from_millis(60)).unwrap());
+                let set = (
+                    WallClockMonitor::new(Duration::from_millis(300)).unwrap(),
+                    CpuTimeMonitor::new(Duration::from_millis(60)).unwrap(),
+                );
                 cancelled_by(s.handle_event_with_monitor("h", "{}", &set, None))
             })
         })

@@ -108,7 +108,10 @@ fn a_kill_reaches_only_its_own_sandbox() {
     }
     let mut victim = loaded(4 << 20, &[("spin", "function handler() { while (true) {} }")]);
     let snapshot = victim.snapshot().unwrap();
-    let mut worker = loaded(4 << 20, &[("h", "function handler(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i) % 1000003; return s }")]);
+    let mut worker = loaded(
+        4 << 20,
+        &[("h", "function handler(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i) % 1000003; return s }")],
+    );
     let done = Arc::new(AtomicBool::new(false));
     let handle = victim.interrupt_handle();
     let killer = {

@@ -56,7 +56,9 @@ pub(crate) fn to_py(py: Python<'_>, error: Error) -> PyErr {
         Error::OutOfMemory { .. } => instance(py, "GuestOutOfMemoryError", message, &[]),
         Error::MonitorStart(_) => instance(py, "MonitorStartError", message, &[]),
         Error::Snapshot(_) => instance(py, "SnapshotError", message, &[]),
-        Error::BackendUnavailable { backend: "hyperlight", .. } => instance(py, "HypervisorUnavailableError", message, &[]),
+        Error::BackendUnavailable { backend: "hyperlight", .. } => {
+            instance(py, "HypervisorUnavailableError", message, &[])
+        }
         Error::BackendUnavailable { .. } => instance(py, "BackendUnavailableError", message, &[]),
         Error::Load(_) => instance(py, "HandlerLoadError", message, &[]),
         Error::Internal(_) => instance(py, "InternalError", message, &[]),

@@ -33,7 +33,9 @@ fn duration(what: &str, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
         )));
     };
     if !seconds.is_finite() || seconds <= 0.0 {
-        return Err(PyValueError::new_err(format!("{what} must be a finite number of seconds greater than zero, got {seconds}")));
+        return Err(PyValueError::new_err(format!(
+            "{what} must be a finite number of seconds greater than zero, got {seconds}"
+        )));
     }
     Duration::try_from_secs_f64(seconds).map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
 }

@@ -94,7 +94,13 @@ pub struct ProtoJSSandbox {
 impl ProtoJSSandbox {
     #[new]
     #[pyo3(signature = (heap_size, scratch_size, print_fn=None, backend="auto"))]
-    fn new(py: Python<'_>, heap_size: usize, scratch_size: usize, print_fn: Option<Py<PyAny>>, backend: &str) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        heap_size: usize,
+        scratch_size: usize,
+        print_fn: Option<Py<PyAny>>,
+        backend: &str,
+    ) -> PyResult<Self> {
         let build = || -> core::Result<core::ProtoJSSandbox> {
             let mut builder = SandboxBuilder::new()
                 .with_backend(backend.parse()?)
@@ -165,7 +171,12 @@ impl JSSandbox {
     /// Evaluates the handlers (their top level runs, GIL released, raced
     /// against `monitor` if given). On failure this sandbox stays usable.
     #[pyo3(signature = (monitor=None, sigint=false))]
-    fn get_loaded_sandbox(&self, py: Python<'_>, monitor: Option<&Bound<'_, PyAny>>, sigint: bool) -> PyResult<LoadedJSSandbox> {
+    fn get_loaded_sandbox(
+        &self,
+        py: Python<'_>,
+        monitor: Option<&Bound<'_, PyAny>>,
+        sigint: bool,
+    ) -> PyResult<LoadedJSSandbox> {
         let list = monitor.map(monitor_list).transpose()?;
         // Before the lock: checking signals runs Python handlers.
         let watchers = watchers(py, list.as_ref(), sigint)?;

@@ -40,10 +40,8 @@ impl CpuTimeMonitor {
 
 impl ExecutionMonitor for CpuTimeMonitor {
     fn get_monitor(&self) -> Result<impl Future<Output = ()> + Send + 'static, MonitorError> {
-        let clock = thread_clock::ThreadCpuClock::current().map_err(|reason| MonitorError {
-            monitor: self.name().into(),
-            reason,
-        })?;
+        let clock = thread_clock::ThreadCpuClock::current()
+            .map_err(|reason| MonitorError { monitor: self.name().into(), reason })?;
         let start = clock.now();
         let budget = self.budget;
         Ok(async move {

@@ -38,7 +38,6 @@ pub use sleep::{sleep, sleep_until};
 #[cfg(feature = "monitor-wall-clock")]
 pub use wall_clock::WallClockMonitor;
 
-
 /// Checks a limit given by a caller: finite and strictly positive.
 #[cfg(any(feature = "monitor-wall-clock", feature = "monitor-cpu-time"))]
 pub(crate) fn positive_duration(what: &str, value: std::time::Duration) -> Result<std::time::Duration, crate::Error> {

@@ -4,8 +4,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use super::ExecutionMonitor;
 use crate::MonitorError;

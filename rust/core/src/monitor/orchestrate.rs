@@ -31,7 +31,11 @@ pub struct Watchers<'a> {
 /// thread first (fail closed), the race on the runtime while `body` runs, a
 /// panic contained as an internal error, and a killed call reported as
 /// cancelled whatever `body` returned.
-pub(crate) fn run_watched<T>(state: &Arc<CallState>, watchers: Watchers<'_>, body: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn run_watched<T>(
+    state: &Arc<CallState>,
+    watchers: Watchers<'_>,
+    body: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     let started = Instant::now();
     let race = match watchers.monitor {
         Some(monitor) => {
@@ -51,7 +55,8 @@ pub(crate) fn run_watched<T>(state: &Arc<CallState>, watchers: Watchers<'_>, bod
             return Err(e.into());
         }
     };
-    let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| Err(Error::Internal(panic_message(&*panic))));
+    let outcome =
+        catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| Err(Error::Internal(panic_message(&*panic))));
     let winner = watch.and_then(Watch::finish);
     let by_signal = state.sigint_arrived();
     if state.end() {

@@ -18,10 +18,10 @@ pub(crate) const THREAD_NAME: &str = "hl-monitor";
 static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
 
 pub(crate) fn shared() -> Result<&'static Runtime, MonitorError> {
-    RUNTIME.get_or_init(build).as_ref().map_err(|reason| MonitorError {
-        monitor: "runtime".into(),
-        reason: reason.clone(),
-    })
+    RUNTIME
+        .get_or_init(build)
+        .as_ref()
+        .map_err(|reason| MonitorError { monitor: "runtime".into(), reason: reason.clone() })
 }
 
 fn build() -> Result<Runtime, String> {

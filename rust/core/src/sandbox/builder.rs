@@ -21,7 +21,14 @@ impl Default for SandboxBuilder {
 
 impl SandboxBuilder {
     pub fn new() -> Self {
-        Self { config: SandboxConfig { backend: BackendChoice::Auto, heap_size: DEFAULT_HEAP_SIZE, stack_size: DEFAULT_SCRATCH_SIZE, print: None } }
+        Self {
+            config: SandboxConfig {
+                backend: BackendChoice::Auto,
+                heap_size: DEFAULT_HEAP_SIZE,
+                stack_size: DEFAULT_SCRATCH_SIZE,
+                print: None,
+            },
+        }
     }
 
     pub fn with_guest_heap_size(mut self, bytes: usize) -> Result<Self> {

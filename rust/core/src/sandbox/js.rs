@@ -19,7 +19,13 @@ pub struct JSSandbox {
 
 impl JSSandbox {
     pub(super) fn new(config: SandboxConfig, host_modules: BTreeMap<String, BTreeMap<String, HostFunction>>) -> Self {
-        Self { config, host_modules, handlers: BTreeMap::new(), interrupt: InterruptHandle::new(), id: next_sandbox_id() }
+        Self {
+            config,
+            host_modules,
+            handlers: BTreeMap::new(),
+            interrupt: InterruptHandle::new(),
+            id: next_sandbox_id(),
+        }
     }
 
     pub fn add_handler(&mut self, name: &str, script: Script) -> Result<()> {

@@ -22,9 +22,7 @@ impl ProtoJSSandbox {
             )));
         }
         if !is_identifier(name) {
-            return Err(Error::InvalidArgument(format!(
-                "host function name {name:?} must be a JavaScript identifier"
-            )));
+            return Err(Error::InvalidArgument(format!("host function name {name:?} must be a JavaScript identifier")));
         }
         let functions = self.host_modules.entry(module.to_owned()).or_default();
         if functions.contains_key(name) {

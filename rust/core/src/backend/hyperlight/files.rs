@@ -173,7 +173,10 @@ impl Files {
 
 /// Reported as "not found": the guest learns nothing about files it may not read.
 fn denied(path: &Path) -> io::Error {
-    io::Error::new(io::ErrorKind::NotFound, format!("{} is outside the directories handlers may import from", path.display()))
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{} is outside the directories handlers may import from", path.display()),
+    )
 }
 
 /// Handler names are arbitrary text; module names and paths get them in hex.
@@ -267,10 +270,8 @@ mod tests {
         let with_base = Script::from_content("function handler() {}", Some(&base)).unwrap();
         let root = with_base.root.clone().unwrap();
         let bare = Script::from_content("function handler() {}", None).unwrap();
-        let (files, modules) = ModuleFiles::new(&spec(BTreeMap::from([
-            ("a/b".to_string(), with_base),
-            ("c".to_string(), bare),
-        ])));
+        let (files, modules) =
+            ModuleFiles::new(&spec(BTreeMap::from([("a/b".to_string(), with_base), ("c".to_string(), bare)])));
         let placed = PathBuf::from(&modules["a/b"].specifier);
         assert_eq!(placed, root.join(".hyperlight-js-handler-612f62.js"));
         assert!(files.metadata(&placed).unwrap().is_file());

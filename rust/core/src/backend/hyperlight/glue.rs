@@ -122,15 +122,18 @@ fn wrapper_js(id: &str) -> String {
 }
 
 /// Registers the glue for `handlers` (name → how its module is imported).
-pub(super) fn install<'a>(sandbox: &mut JSSandbox, handlers: impl Iterator<Item = (&'a String, &'a HandlerModule)>) -> Result<()> {
+pub(super) fn install<'a>(
+    sandbox: &mut JSSandbox,
+    handlers: impl Iterator<Item = (&'a String, &'a HandlerModule)>,
+) -> Result<()> {
     let fail = |e: hyperlight_js::HyperlightError| Error::Internal(format!("cannot register the guest glue: {e}"));
     sandbox.add_module_ns(RUNTIME_NAME, Script::from_content(RUNTIME_JS), RUNTIME_NAMESPACE).map_err(fail)?;
-    sandbox
-        .add_handler(LOAD_HANDLER, Script::from_content(LOAD_JS).with_virtual_base(VIRTUAL_DIR))
-        .map_err(fail)?;
+    sandbox.add_handler(LOAD_HANDLER, Script::from_content(LOAD_JS).with_virtual_base(VIRTUAL_DIR)).map_err(fail)?;
     for (name, module) in handlers {
         if let Some((namespace, module_name, source)) = &module.in_memory {
-            sandbox.add_module_ns(module_name.as_str(), Script::from_content(source.as_str()), *namespace).map_err(fail)?;
+            sandbox
+                .add_module_ns(module_name.as_str(), Script::from_content(source.as_str()), *namespace)
+                .map_err(fail)?;
         }
         let id = handler_id(name);
         sandbox
@@ -196,7 +199,8 @@ mod tests {
         fn call(&self, handler: &str, source: &str, event: &str) -> String {
             self.context.with(|ctx| {
                 let name = format!("{VIRTUAL_DIR}/{handler}.js");
-                let (module, promise) = Module::declare(ctx.clone(), name, source).catch(&ctx).unwrap().eval().catch(&ctx).unwrap();
+                let (module, promise) =
+                    Module::declare(ctx.clone(), name, source).catch(&ctx).unwrap().eval().catch(&ctx).unwrap();
                 promise.finish::<()>().catch(&ctx).unwrap();
                 let function: Function = module.get("handler").unwrap();
                 let event = ctx.json_parse(event).unwrap();
@@ -232,10 +236,16 @@ mod tests {
         ]);
         assert_eq!(guest.load("a", "/u/a.js"), r#"["ok","null"]"#);
         assert_eq!(guest.run("a", "{}").unwrap(), r#"{"n":1}"#);
-        assert_eq!(guest.run("a", "{}").unwrap(), r#"{"n":2}"#, "a handler replacing JSON.stringify does not reach the glue");
+        assert_eq!(
+            guest.run("a", "{}").unwrap(),
+            r#"{"n":2}"#,
+            "a handler replacing JSON.stringify does not reach the glue"
+        );
         assert_eq!(guest.run("a", r#"{"kind":"async","v":[1]}"#).unwrap(), "[1]");
         assert!(matches!(guest.run("a", r#"{"kind":"undef"}"#), Err(Error::ResultNotSerializable(_))));
-        assert!(matches!(guest.run("a", r#"{"kind":"big"}"#), Err(Error::ResultNotSerializable(m)) if m.starts_with("TypeError")));
+        assert!(
+            matches!(guest.run("a", r#"{"kind":"big"}"#), Err(Error::ResultNotSerializable(m)) if m.starts_with("TypeError"))
+        );
         let message = |kind: &str| match guest.run("a", &format!(r#"{{"kind":"{kind}"}}"#)) {
             Err(Error::Guest(f)) => (f.message, f.stack.is_some()),
             other => panic!("{kind}: {other:?}"),
@@ -248,7 +258,9 @@ mod tests {
         assert_eq!(guest.load("b", "/u/not-a-function.js"), r#"["notfunction"]"#);
         let failed = Answer::parse(&guest.load("c", "/u/throws.js")).unwrap();
         assert!(matches!(failed, Answer::Threw(_)));
-        assert!(matches!(failed.into_result(&HostErrors::default(), 1), Err(Error::Guest(f)) if f.message == "Error: at load"));
+        assert!(
+            matches!(failed.into_result(&HostErrors::default(), 1), Err(Error::Guest(f)) if f.message == "Error: at load")
+        );
         let missing = Answer::parse(&guest.load("d", "/u/missing.js")).unwrap();
         assert!(matches!(missing, Answer::Threw(_)));
     }

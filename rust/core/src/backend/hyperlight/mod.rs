@@ -109,12 +109,16 @@ impl Hyperlight {
                 Err(Error::Load(format!("handler script {name:?} defines `handler`, but it is not a function")))
             }
             Answer::Threw(description) => Err(match description.into_error(&self.host_errors, self.sizing.heap) {
-                Error::Guest(failure) => {
-                    failed(format!("{}{}", failure.message, failure.stack.map(|s| format!("\n{s}")).unwrap_or_default()))
-                }
+                Error::Guest(failure) => failed(format!(
+                    "{}{}",
+                    failure.message,
+                    failure.stack.map(|s| format!("\n{s}")).unwrap_or_default()
+                )),
                 other => other,
             }),
-            Answer::Undefined | Answer::Unserializable(_) => Err(Error::Internal("the handler loader answered like a call".into())),
+            Answer::Undefined | Answer::Unserializable(_) => {
+                Err(Error::Internal("the handler loader answered like a call".into()))
+            }
         }
     }
 

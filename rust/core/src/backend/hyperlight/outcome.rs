@@ -165,14 +165,18 @@ mod tests {
         assert!(matches!(result(r#"["undefined"]"#), Err(Error::ResultNotSerializable(_))));
         let cycle = r#"["unserializable",{"name":"TypeError","message":"circular reference","stack":null,"error":true,"display":""}]"#;
         assert!(matches!(result(cycle), Err(Error::ResultNotSerializable(m)) if m == "TypeError: circular reference"));
-        let thrown = r#"["error",{"name":"Error","message":"boom","stack":"at handler","error":true,"display":"Error: boom"}]"#;
+        let thrown =
+            r#"["error",{"name":"Error","message":"boom","stack":"at handler","error":true,"display":"Error: boom"}]"#;
         match result(thrown) {
-            Err(Error::Guest(f)) => assert_eq!((f.message.as_str(), f.stack.as_deref()), ("Error: boom", Some("at handler"))),
+            Err(Error::Guest(f)) => {
+                assert_eq!((f.message.as_str(), f.stack.as_deref()), ("Error: boom", Some("at handler")))
+            }
             other => panic!("{other:?}"),
         }
         let string = r#"["error",{"name":null,"message":null,"stack":null,"error":false,"display":"just text"}]"#;
         assert_eq!(guest_message(result(string).unwrap_err()), "Uncaught just text");
-        let oom = r#"["error",{"name":"InternalError","message":"out of memory","stack":null,"error":true,"display":""}]"#;
+        let oom =
+            r#"["error",{"name":"InternalError","message":"out of memory","stack":null,"error":true,"display":""}]"#;
         assert!(matches!(result(oom), Err(Error::OutOfMemory { limit: 9 })));
         assert!(matches!(Answer::parse("[\"what\"]"), Err(Error::Internal(_))));
         assert!(matches!(Answer::parse("not json"), Err(Error::Internal(_))));

@@ -63,12 +63,13 @@ fn start_and_call(interrupt: &InterruptHandle) -> Result<(), String> {
         handlers: BTreeMap::from([("probe".to_owned(), script)]),
         imported_sources: Default::default(),
     });
-    let mut vm = run_watched(&interrupt.state, Watchers::default(), || Hyperlight::load(spec, interrupt))
-        .map_err(|e| match e {
+    let mut vm = run_watched(&interrupt.state, Watchers::default(), || Hyperlight::load(spec, interrupt)).map_err(
+        |e| match e {
             // Already in the hypervisor's words.
             Error::BackendUnavailable { reason, .. } => reason,
             other => format!("a micro-VM does not start: {other}"),
-        })?;
+        },
+    )?;
     match run_watched(&interrupt.state, Watchers::default(), || vm.call("probe", EVENT, false)) {
         Ok(answer) if answer == EVENT => Ok(()),
         Ok(answer) => Err(format!("a micro-VM started but answered {answer:.100} to {EVENT}")),

@@ -85,7 +85,8 @@ impl Engine {
             ModuleResolver { host_modules: spec.host_modules.keys().cloned().collect(), roots },
             ModuleLoader { sources: spec.imported_sources.clone() },
         );
-        let context = Context::full(&runtime).map_err(|e| Error::Internal(format!("cannot create a QuickJS context: {e}")))?;
+        let context =
+            Context::full(&runtime).map_err(|e| Error::Internal(format!("cannot create a QuickJS context: {e}")))?;
         let errors = Arc::new(HostErrors::default());
         let mut engine = Engine {
             handlers: Handlers(HashMap::new()),
@@ -135,7 +136,8 @@ impl Engine {
 
     pub(super) fn call(&mut self, handler: &str, event_json: &str, gc: bool, requested_stack: usize) -> Result<String> {
         self.fit_stack(requested_stack);
-        let persistent = self.handlers.0.get(handler).ok_or_else(|| Error::HandlerNotFound(handler.to_owned()))?.clone();
+        let persistent =
+            self.handlers.0.get(handler).ok_or_else(|| Error::HandlerNotFound(handler.to_owned()))?.clone();
         self.heap.take_refused();
         let failures = Failures { errors: &self.errors, heap: &self.heap, heap_limit: self.heap_limit };
         let interrupt = &self.interrupt;
@@ -144,7 +146,9 @@ impl Engine {
             let function = persistent.restore(&ctx).map_err(fail)?;
             // Nothing has run yet, so a failure here leaves the engine as it was.
             let event = ctx.json_parse(event_json).map_err(|e| match fail(e) {
-                Error::Guest(failure) => Error::InvalidEvent(format!("the event is not valid JSON: {}", failure.message)),
+                Error::Guest(failure) => {
+                    Error::InvalidEvent(format!("the event is not valid JSON: {}", failure.message))
+                }
                 Error::OutOfMemory { limit } => Error::InvalidEvent(format!(
                     "the event does not fit in the guest heap ({limit} bytes); raise it with with_guest_heap_size()"
                 )),
@@ -208,9 +212,9 @@ fn load_handler<'js>(
     // Top-level await: drive the module's evaluation to its end.
     settle(ctx, promise.into_value(), interrupt).map_err(fail)?;
     let handler: Value = module.get(HANDLER_BINDING).map_err(fail)?;
-    handler.into_function().ok_or_else(|| {
-        Error::Load(format!("handler script {name:?} defines `handler`, but it is not a function"))
-    })
+    handler
+        .into_function()
+        .ok_or_else(|| Error::Load(format!("handler script {name:?} defines `handler`, but it is not a function")))
 }
 
 /// Waits for a promise by running the job queue; a plain value is returned as is.
@@ -282,4 +286,3 @@ fn install_console<'js>(ctx: &Ctx<'js>, spec: &LoadSpec) -> rquickjs::Result<()>
     globals.set("print", log)?;
     Ok(())
 }
-

@@ -63,7 +63,13 @@ impl GuestHeap {
             return ptr::null_mut();
         }
         // SAFETY: the layout has a non-zero size (it includes the header).
-        let block = unsafe { if zeroed { alloc::alloc_zeroed(layout) } else { alloc::alloc(layout) } };
+        let block = unsafe {
+            if zeroed {
+                alloc::alloc_zeroed(layout)
+            } else {
+                alloc::alloc(layout)
+            }
+        };
         if block.is_null() {
             self.stats.refused.store(true, Ordering::Relaxed);
             return ptr::null_mut();

@@ -13,7 +13,6 @@ use super::host_module::HostModule;
 use crate::backend::SourceCache;
 use crate::script::resolve_relative;
 
-
 pub(super) struct ModuleResolver {
     pub host_modules: Vec<String>,
     /// Root directory each file-backed module (by its resolved name) may import from.

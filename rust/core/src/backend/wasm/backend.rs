@@ -102,9 +102,11 @@ impl Backend for Wasm {
     /// and its stack pointer.
     fn snapshot(&mut self) -> Result<BackendSnapshot> {
         let memory = self.instance.region.snapshot().map_err(|e| Error::Snapshot(format!("cannot snapshot: {e}")))?;
-        let stack_pointer = self.instance.stack_pointer().i32().ok_or_else(|| {
-            Error::Internal("the wasm guest's stack pointer is not an i32".into())
-        })?;
+        let stack_pointer = self
+            .instance
+            .stack_pointer()
+            .i32()
+            .ok_or_else(|| Error::Internal("the wasm guest's stack pointer is not an i32".into()))?;
         let modules = self.instance.state().modules.clone();
         Ok(Arc::new(WasmSnapshot { memory, stack_pointer, modules }))
     }

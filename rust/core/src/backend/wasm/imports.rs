@@ -27,19 +27,29 @@ pub(super) fn define(linker: &mut Linker<GuestState>) -> Result<()> {
         u32::try_from(left).unwrap_or(u32::MAX)
     })?;
 
-    linker.func_wrap(IMPORT_MODULE, "print", |mut caller: Caller<'_, GuestState>, ptr: u32, len: u32| -> Result<()> {
-        let (data, state) = split(&mut caller)?;
-        if let Some(print) = state.spec.print.clone() {
-            let line = utf8(guest_bytes(data, ptr, len)?);
-            print(&line);
-        }
-        Ok(())
-    })?;
+    linker.func_wrap(
+        IMPORT_MODULE,
+        "print",
+        |mut caller: Caller<'_, GuestState>, ptr: u32, len: u32| -> Result<()> {
+            let (data, state) = split(&mut caller)?;
+            if let Some(print) = state.spec.print.clone() {
+                let line = utf8(guest_bytes(data, ptr, len)?);
+                print(&line);
+            }
+            Ok(())
+        },
+    )?;
 
     linker.func_wrap(
         IMPORT_MODULE,
         "resolve",
-        |mut caller: Caller<'_, GuestState>, base: u32, base_len: u32, name: u32, name_len: u32, reply: u32| -> Result<()> {
+        |mut caller: Caller<'_, GuestState>,
+         base: u32,
+         base_len: u32,
+         name: u32,
+         name_len: u32,
+         reply: u32|
+         -> Result<()> {
             let (data, state) = split(&mut caller)?;
             let base_name = utf8(guest_bytes(data, base, base_len)?);
             let name = utf8(guest_bytes(data, name, name_len)?);
@@ -81,7 +91,13 @@ pub(super) fn define(linker: &mut Linker<GuestState>) -> Result<()> {
     linker.func_wrap(
         IMPORT_MODULE,
         "call",
-        |mut caller: Caller<'_, GuestState>, module: u32, function: u32, args: u32, args_len: u32, reply: u32| -> Result<()> {
+        |mut caller: Caller<'_, GuestState>,
+         module: u32,
+         function: u32,
+         args: u32,
+         args_len: u32,
+         reply: u32|
+         -> Result<()> {
             let (data, state) = split(&mut caller)?;
             let args_json = utf8(guest_bytes(data, args, args_len)?);
             let host_function = state

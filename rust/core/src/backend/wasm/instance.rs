@@ -72,8 +72,9 @@ impl Instance {
         let mut instance = Self { output, store, exports, region };
         instance.enter();
         let init = instance.exports.init.clone();
-        let status =
-            init.call(&mut instance.store, (shadow_quota as u32, i32::from(print))).map_err(|e| trapped(&instance.store, e))?;
+        let status = init
+            .call(&mut instance.store, (shadow_quota as u32, i32::from(print)))
+            .map_err(|e| trapped(&instance.store, e))?;
         let finished = instance.finish(status)?;
         if finished.status != Status::Ok {
             return Err(Error::Internal(format!(

@@ -124,13 +124,7 @@ impl Region {
         if base == libc::MAP_FAILED {
             return Err(os_error("reserving linear memory (mmap)"));
         }
-        let region = Self {
-            base: base.cast(),
-            reserved,
-            mapped,
-            size: AtomicUsize::new(0),
-            image: Mutex::new(None),
-        };
+        let region = Self { base: base.cast(), reserved, mapped, size: AtomicUsize::new(0), image: Mutex::new(None) };
         region.make_accessible(0, size)?;
         region.size.store(size, Ordering::Release);
         Ok(region)
@@ -212,7 +206,8 @@ impl Region {
                 // Past the image the memory is anonymous: dropping the pages
                 // makes them read as zero again.
                 // SAFETY: inside the accessible part of our own mapping.
-                let done = unsafe { libc::madvise(self.base.add(zero_start).cast(), end - zero_start, libc::MADV_DONTNEED) };
+                let done =
+                    unsafe { libc::madvise(self.base.add(zero_start).cast(), end - zero_start, libc::MADV_DONTNEED) };
                 if done != 0 {
                     return Err(os_error("zeroing linear memory (madvise)"));
                 }
@@ -229,7 +224,14 @@ impl Region {
             // SAFETY: replaces part of our own reservation (MAP_FIXED inside
             // it); the guest is not running.
             let mapped = unsafe {
-                libc::mmap(self.base.cast(), image.len, rw, libc::MAP_PRIVATE | libc::MAP_FIXED, image.fd.as_raw_fd(), 0)
+                libc::mmap(
+                    self.base.cast(),
+                    image.len,
+                    rw,
+                    libc::MAP_PRIVATE | libc::MAP_FIXED,
+                    image.fd.as_raw_fd(),
+                    0,
+                )
             };
             if mapped == libc::MAP_FAILED {
                 return Err(os_error("mapping a snapshot image (mmap)"));
@@ -321,7 +323,8 @@ impl MemoryImage {
             ptr::null()
         } else {
             // SAFETY: maps the memfd we just filled, read-only and shared.
-            let view = unsafe { libc::mmap(ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
+            let view =
+                unsafe { libc::mmap(ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
             if view == libc::MAP_FAILED {
                 return Err(os_error("mapping a snapshot image (mmap)"));
             }

@@ -82,10 +82,7 @@ impl Modules {
                 .host_modules
                 .iter()
                 .position(|(module, _)| module == name)
-                .map(|index| Loaded::HostModule {
-                    index: index as u32,
-                    functions: self.host_modules[index].1.clone(),
-                })
+                .map(|index| Loaded::HostModule { index: index as u32, functions: self.host_modules[index].1.clone() })
                 .ok_or_else(|| format!("no host module named {name:?}"));
         }
         let path = PathBuf::from(name);

@@ -34,7 +34,8 @@ pub(super) struct GuestState {
 
 impl GuestState {
     pub(super) fn new(spec: Arc<LoadSpec>, calls: Arc<CallState>, limiter: HeapLimiter) -> Self {
-        let host_functions = spec.host_modules.values().map(|functions| functions.values().cloned().collect()).collect();
+        let host_functions =
+            spec.host_modules.values().map(|functions| functions.values().cloned().collect()).collect();
         Self {
             modules: Modules::new(&spec),
             spec,

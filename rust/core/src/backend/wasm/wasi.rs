@@ -45,7 +45,12 @@ pub(super) fn define(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         MODULE,
         "fd_write",
-        |mut caller: Caller<'_, GuestState>, fd: u32, iovs: u32, iovs_len: u32, written: u32| -> wasmtime::Result<i32> {
+        |mut caller: Caller<'_, GuestState>,
+         fd: u32,
+         iovs: u32,
+         iovs_len: u32,
+         written: u32|
+         -> wasmtime::Result<i32> {
             if fd != STDOUT && fd != STDERR {
                 return Ok(BAD_DESCRIPTOR);
             }
