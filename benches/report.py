@@ -74,6 +74,29 @@ class Row:
     ratio: bool = True
 
 
+# The rows the README shows, by (case prefix, figure prefix).
+HEADLINE = [
+    ("Round trip, no-op", "`handle_event` (JSON text)"),
+    ("Round trip, no-op", "`handle_event`, `gc=False`"),
+    ("Round trip under limits", "`handle_event_with_monitor`, (WallClock"),
+    ("Overshoot past 50 ms, quiet", "wall-clock, p99"),
+    ("Overshoot past 50 ms, quiet", "CPU time (p99"),
+    ("Overshoot past 50 ms, busy", "wall-clock, p99"),
+    ("Clean state after a kill", ""),
+    ("Creation", ""),
+    ("Parallelism", "calls/s, 1 thread"),
+    ("Parallelism", "calls/s, 16 threads"),
+    ("256 concurrent", "overshoot p99"),
+    ("256 concurrent", "threads beyond"),
+    ("Memory", "RSS per loaded"),
+    ("Memory", "RSS growth"),
+]
+
+
+def in_headline(row: Row) -> bool:
+    return any(row.case.startswith(case) and row.figure.startswith(figure) for case, figure in HEADLINE)
+
+
 @dataclass
 class Run:
     benchmarks: dict[str, dict[str, Any]]
@@ -295,11 +318,20 @@ def cell(run: Run, row: Row, reference: str, ours: float | None) -> str:
     return text
 
 
-def table(run: Run) -> list[str]:
-    heading = ["Case", "Figure", "better", f"hyperlight-js (ours, {run.info.get('ours_backend', '?')})", *PEERS.values()]
+def table(run: Run, headline: bool = False) -> list[str]:
+    """The whole table, or (``headline``) the README's rows, without the
+    columns of peers that ran none of them."""
+    selected = [row for row in rows() if in_headline(row)] if headline else rows()
+    peers = [
+        peer
+        for peer in PEERS
+        if not headline or any(run.value(row.peers[peer], row.read) is not None for row in selected)
+    ]
+    heading = ["Case", "Figure", "better", f"hyperlight-js (ours, {run.info.get('ours_backend', '?')})"]
+    heading += [PEERS[peer] for peer in peers]
     lines = ["| " + " | ".join(heading) + " |", "|" + "---|" * len(heading)]
     previous = ""
-    for row in rows():
+    for row in selected:
         ours = run.value(row.ours, row.read)
         ours_text = number(ours, row.unit) if ours is not None else run.skipped.get(row.ours, "not run")
         load = run.other_load([row.ours, *row.peers.values()])
@@ -308,11 +340,43 @@ def table(run: Run) -> list[str]:
             row.figure + (f" ⚠ {load:.1f}" if load > NOISY_CORES else ""),
             "higher" if row.higher_is_better else "lower",
             ours_text,
-            *(cell(run, row, row.peers[peer], ours) for peer in PEERS),
+            *(cell(run, row, row.peers[peer], ours) for peer in peers),
         ]
         previous = row.case
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+README = ROOT / "README.md"
+
+
+def update_readme(run: Run) -> bool:
+    """Replaces the README's headline block for the backend that ran (between
+    ``<!-- headline:<backend> -->`` and ``<!-- /headline:<backend> -->``), if
+    the README has one."""
+    backend = run.info.get("ours_backend", "?")
+    start, end = f"<!-- headline:{backend} -->", f"<!-- /headline:{backend} -->"
+    text = README.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        return False
+    before, _, rest = text.partition(start)
+    _, _, after = rest.partition(end)
+    commit = str(run.commit.get("id", "?"))[:7] + (" with uncommitted changes" if run.commit.get("dirty") else "")
+    report = LATEST.relative_to(ROOT).as_posix()
+    missing = [PEERS[peer] for peer in PEERS if not any(run.value(row.peers[peer], row.read) is not None for row in rows())]
+    block = [
+        start,
+        f"From one run on `{backend}`, {str(run.info.get('date', '?'))[:10]}"
+        f" (commit {commit}; {run.info.get('cores', '?')} cores); full table, machine and versions: [{report}]({report})."
+        " Peer cells: their figure · ours/theirs.",
+        "",
+        *table(run, headline=True),
+        "",
+        *([f"Not shown, could not run a case here: {', '.join(missing)} (the report says why)."] if missing else []),
+        end,
+    ]
+    README.write_text(before + "\n".join(block) + after, encoding="utf-8")
+    return True
 
 
 def header(run: Run) -> list[str]:
@@ -425,6 +489,8 @@ def render(run: Run) -> None:
         lines += ["", "## Plots", ""] + [f"![{name}]({name})" for name in plots]
     LATEST.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {LATEST.relative_to(ROOT)}" + "".join(f", {name}" for name in plots))
+    if update_readme(run):
+        print(f"updated the headline in {README.relative_to(ROOT)}")
 
 
 def main(argv: Sequence[str]) -> int:

@@ -24,6 +24,8 @@ mod monitor_set;
 mod orchestrate;
 pub(crate) mod runtime;
 mod sleep;
+#[cfg(target_os = "linux")]
+mod timerfd;
 #[cfg(feature = "monitor-wall-clock")]
 mod wall_clock;
 

@@ -17,6 +17,17 @@ pub(crate) const THREAD_NAME: &str = "hl-monitor";
 
 static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
 
+thread_local! {
+    static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is one of the shared runtime's workers, which have
+/// its reactor (a user's own runtime may not).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) fn on_worker() -> bool {
+    ON_WORKER.with(|on| on.get())
+}
+
 pub(crate) fn shared() -> Result<&'static Runtime, MonitorError> {
     RUNTIME
         .get_or_init(build)
@@ -29,7 +40,9 @@ fn build() -> Result<Runtime, String> {
     Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name(THREAD_NAME)
+        .on_thread_start(|| ON_WORKER.with(|on| on.set(true)))
         .enable_time()
+        .enable_io()
         .build()
         .map_err(|e| format!("cannot start the monitor runtime: {e}"))
 }

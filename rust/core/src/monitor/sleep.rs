@@ -4,8 +4,10 @@
 //! most monitors are cancelled long before they fire, but it ticks in whole
 //! milliseconds and rounds every deadline up, so a limit could be overshot
 //! by up to two milliseconds. A wait therefore uses tokio for all but its
-//! last stretch and a timerfd-backed timer (async-io's reactor) for the end,
-//! which lands within tens of microseconds. Neither busy-waits.
+//! last stretch and a timerfd for the end, which lands within tens of
+//! microseconds: on the shared runtime's workers, one registered with the
+//! runtime's own reactor (`timerfd.rs` says why); elsewhere, and if that
+//! fails, async-io's. Neither busy-waits.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +28,14 @@ pub async fn sleep_until(deadline: Instant) {
     if let Some(coarse) = deadline.checked_sub(PRECISE_TAIL) {
         if coarse > Instant::now() {
             tokio::time::sleep_until(coarse.into()).await;
+        }
+    }
+    #[cfg(target_os = "linux")]
+    if super::runtime::on_worker() {
+        if let Ok(timer) = super::timerfd::Timer::at(deadline) {
+            if timer.expired().await.is_ok() {
+                return;
+            }
         }
     }
     async_io::Timer::at(deadline).await;
