@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use wasmtime::{Config, Engine, ExternType, InstancePre, Linker, Module, OptLevel};
+use wasmtime::{Config, Engine, ExternType, InstancePre, Linker, Module, OptLevel, ProfilingStrategy};
 
 use super::memory::SnapshotMemories;
 use super::state::GuestState;
@@ -20,6 +20,10 @@ const GUEST_MISSING: &str = env!("HYPERLIGHT_JS_WASM_GUEST_MISSING");
 /// limit is kept well inside it (see `stack_position` in guest.c), so
 /// running into it is only a backstop.
 pub(super) const WASM_STACK: usize = 4 * 1024 * 1024;
+
+/// Set to `1` to have wasmtime write `/tmp/perf-<pid>.map`, so `perf report`
+/// names the guest's functions instead of showing bare JIT addresses.
+const PERFMAP_ENV: &str = "HYPERLIGHT_JS_WASM_PERFMAP";
 
 pub(super) struct Shared {
     pub engine: Engine,
@@ -56,6 +60,9 @@ fn build() -> Result<Shared, String> {
         // A trap is reported by its kind; walking a deep guest stack to
         // build a backtrace nobody reads would only delay the report.
         .wasm_backtrace_max_frames(None);
+    if std::env::var_os(PERFMAP_ENV).is_some_and(|value| value == "1") {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     let engine = Engine::new(&config).map_err(|e| format!("cannot start wasmtime: {e}"))?;
     let module = Module::new(&engine, GUEST).map_err(|e| format!("cannot compile the wasm guest: {e}"))?;
     let initial_memory = module
