@@ -7,6 +7,8 @@
 //! Where no VM starts, what *can* be checked still is: asking for the
 //! backend fails with that same error, and `auto` does not pick it.
 
+mod common;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -73,16 +75,7 @@ fn failures_are_typed_and_do_not_poison() {
 
 fn host_functions_take_json_and_keep_their_cause() {
     let mut proto = builder().build().unwrap();
-    proto
-        .register(
-            "math",
-            "add",
-            Arc::new(|args: &str| {
-                let v: Vec<f64> = args.trim_matches(['[', ']']).split(',').map(|x| x.parse().unwrap()).collect();
-                Ok((v[0] + v[1]).to_string())
-            }),
-        )
-        .unwrap();
+    common::register_add(&mut proto);
     proto.register("math", "echo", Arc::new(|args: &str| Ok(args.to_owned()))).unwrap();
     proto
         .register(

@@ -1,3 +1,5 @@
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,16 +89,7 @@ fn snapshots_belong_to_their_sandbox() {
 #[test]
 fn host_functions_take_json_and_their_errors_can_be_caught() {
     let mut proto = in_process().build().unwrap();
-    proto
-        .register(
-            "math",
-            "add",
-            Arc::new(|args: &str| {
-                let v: Vec<f64> = args.trim_matches(['[', ']']).split(',').map(|x| x.parse().unwrap()).collect();
-                Ok((v[0] + v[1]).to_string())
-            }),
-        )
-        .unwrap();
+    common::register_add(&mut proto);
     proto.register("math", "fail", Arc::new(|_: &str| Err(HostCallError::new("host says no")))).unwrap();
     let mut sandbox = proto.load_runtime().unwrap();
     sandbox
