@@ -10,7 +10,11 @@
 //! CPU. A full-speed guest is therefore caught within one timer's lateness.
 //! The floor between samples keeps a guest that is rarely scheduled (or a
 //! clock that only ticks coarsely, as Windows' does every 15.6 ms) from
-//! turning the watch into a busy loop.
+//! turning the watch into a busy loop. A guest that used no CPU at all since
+//! the last sample (blocked in a host function, say) is sampled less and
+//! less often, up to `IDLE_POLL_MAX`: once it runs again it is caught within
+//! that, and meanwhile the watch costs a few hundred wake-ups a second, not
+//! thousands.
 
 use std::future::Future;
 use std::time::Duration;
@@ -22,6 +26,7 @@ use crate::MonitorError;
 const MIN_POLL: Duration = Duration::from_micros(100);
 #[cfg(windows)]
 const MIN_POLL: Duration = Duration::from_millis(1);
+const IDLE_POLL_MAX: Duration = Duration::from_millis(2);
 
 #[derive(Debug, Clone)]
 pub struct CpuTimeMonitor {
@@ -45,6 +50,8 @@ impl ExecutionMonitor for CpuTimeMonitor {
         let start = clock.now();
         let budget = self.budget;
         Ok(async move {
+            let mut previous = None;
+            let mut floor = MIN_POLL;
             loop {
                 // A clock that cannot be read any more counts as spent:
                 // failing closed beats an unwatched guest.
@@ -55,8 +62,9 @@ impl ExecutionMonitor for CpuTimeMonitor {
                 if used >= budget {
                     return;
                 }
-                let wait = (budget - used).max(MIN_POLL);
-                super::sleep(wait).await;
+                floor = if previous == Some(used) { (floor * 2).min(IDLE_POLL_MAX) } else { MIN_POLL };
+                previous = Some(used);
+                super::sleep((budget - used).max(floor)).await;
             }
         })
     }
