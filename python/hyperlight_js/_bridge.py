@@ -14,7 +14,7 @@ import asyncio
 import concurrent.futures
 import inspect
 from collections.abc import Awaitable, Sequence
-from typing import Any
+from typing import Any, Union
 
 from . import _native
 from ._loop import monitor_loop
@@ -22,16 +22,22 @@ from .errors import ExecutionCancelled, MonitorStartError
 from .monitor import CpuTimeMonitor, ExecutionMonitor, Monitor, MonitorSpec, WallClockMonitor
 
 
-def flatten(spec: MonitorSpec) -> list[Monitor]:
+# What the package itself races besides the user's monitors: a signal it
+# fires from Python (e.g. when an asyncio task awaiting the call is cancelled).
+RacedSpec = Union[MonitorSpec, _native.MonitorSignal, "tuple[RacedSpec, ...]"]
+Raced = Union[Monitor, _native.MonitorSignal]
+
+
+def flatten(spec: RacedSpec) -> list[Raced]:
     """One monitor or a (possibly nested) tuple of them, as a flat list."""
     if isinstance(spec, tuple):
-        flat: list[Monitor] = []
+        flat: list[Raced] = []
         for item in spec:
             flat.extend(flatten(item))
         if not flat:
             raise ValueError("a monitor tuple must contain at least one monitor")
         return flat
-    if isinstance(spec, (WallClockMonitor, CpuTimeMonitor, ExecutionMonitor)):
+    if isinstance(spec, (WallClockMonitor, CpuTimeMonitor, ExecutionMonitor, _native.MonitorSignal)):
         return [spec]
     raise TypeError(
         f"expected a monitor (WallClockMonitor, CpuTimeMonitor or an ExecutionMonitor subclass) "
@@ -47,12 +53,12 @@ class StartedMonitors:
     """The monitors of one call, started; a context manager that cancels the
     Python ones when the call is over."""
 
-    def __init__(self, monitors: Sequence[Monitor]) -> None:
+    def __init__(self, monitors: Sequence[Raced]) -> None:
         self.natives: list[Any] = []
         self._python: list[tuple[str, concurrent.futures.Future[None]]] = []
         try:
             for monitor in monitors:
-                if isinstance(monitor, (WallClockMonitor, CpuTimeMonitor)):
+                if isinstance(monitor, (WallClockMonitor, CpuTimeMonitor, _native.MonitorSignal)):
                     self.natives.append(monitor)
                 else:
                     self.natives.append(self._start_python(monitor))

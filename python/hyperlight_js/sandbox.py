@@ -19,9 +19,9 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar, Union
 
 from . import _native
-from ._bridge import StartedMonitors, flatten
+from ._bridge import Raced, RacedSpec, StartedMonitors, flatten
 from .errors import ExecutionCancelled, InvalidEventError
-from .monitor import CpuTimeMonitor, Monitor, MonitorSpec, Seconds, WallClockMonitor
+from .monitor import CpuTimeMonitor, MonitorSpec, Seconds, WallClockMonitor
 
 __all__ = ["SandboxBuilder", "ProtoJSSandbox", "JSSandbox", "LoadedJSSandbox", "Script", "Snapshot", "InterruptHandle"]
 
@@ -202,7 +202,7 @@ def _log_termination(handler: str, cancelled: ExecutionCancelled) -> None:
 _T = TypeVar("_T")
 
 
-def _monitored(handler: str, monitor: MonitorSpec, run: Callable[[object], _T]) -> _T:
+def _monitored(handler: str, monitor: RacedSpec, run: Callable[[object], _T]) -> _T:
     """Runs ``run(spec)``, a native call raced against ``monitor``. Built-in
     monitors are composed entirely in Rust; Python monitors are started here
     and stand in the race as signals."""
@@ -228,8 +228,8 @@ def _monitored(handler: str, monitor: MonitorSpec, run: Callable[[object], _T]) 
 
 def _compose(
     wall_clock_timeout: Seconds | None, cpu_timeout: Seconds | None, monitor: MonitorSpec | None
-) -> list[Monitor]:
-    monitors: list[Monitor] = []
+) -> list[Raced]:
+    monitors: list[Raced] = []
     if wall_clock_timeout is not None:
         monitors.append(WallClockMonitor(wall_clock_timeout))
     if cpu_timeout is not None:
@@ -237,6 +237,11 @@ def _compose(
     if monitor is not None:
         monitors.extend(flatten(monitor))
     return monitors
+
+
+def _discard_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class LoadedJSSandbox:
@@ -279,13 +284,19 @@ class LoadedJSSandbox:
         """Call handler ``name`` with a Python value as the event and return
         the result as a Python value (both through JSON). Limits compose:
         each given one is raced with the others."""
+        return self._call_value(name, event, _compose(wall_clock_timeout, cpu_timeout, monitor), gc)
+
+    def _call_value(self, name: str, event: Any, monitors: list[Raced], gc: bool | None) -> Any:
         try:
             event_json = _to_json(event)
         except (TypeError, ValueError) as exc:
             raise InvalidEventError(f"the event cannot be sent as JSON: {exc}") from exc
-        monitors = _compose(wall_clock_timeout, cpu_timeout, monitor)
         if monitors:
-            return _from_json(self.handle_event_with_monitor(name, event_json, tuple(monitors), gc))
+            return _from_json(
+                _monitored(
+                    name, tuple(monitors), lambda spec: self._native.call(name, event_json, gc, spec, _watch_sigint())
+                )
+            )
         return _from_json(self._native.call(name, event_json, gc, None, _watch_sigint()))
 
     async def call_handler_async(
@@ -300,23 +311,29 @@ class LoadedJSSandbox:
     ) -> Any:
         """:meth:`call_handler` for asyncio hosts: the handler runs in the
         loop's default executor, so the loop keeps running. Cancelling the
-        awaiting task kills the handler (the sandbox is then poisoned)."""
+        awaiting task ends the handler: one still queued never starts; one
+        running, or starting at that moment, is terminated by the
+        ``"task-cancelled"`` monitor and the sandbox is poisoned."""
+        # Raced like a monitor rather than killed through the interrupt
+        # handle: a fired signal also ends a call that begins after the
+        # cancellation, where kill() would find nothing running yet.
+        cancelled = _native.MonitorSignal("task-cancelled")
+        monitors = [*_compose(wall_clock_timeout, cpu_timeout, monitor), cancelled]
         abandoned = threading.Event()
 
         def call() -> Any:
-            # Cancelled while still queued for the executor: never start.
             if abandoned.is_set():
                 raise asyncio.CancelledError()
-            return self.call_handler(
-                name, event, wall_clock_timeout=wall_clock_timeout, cpu_timeout=cpu_timeout, monitor=monitor, gc=gc
-            )
+            return self._call_value(name, event, monitors, gc)
 
         future = asyncio.get_running_loop().run_in_executor(None, call)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             abandoned.set()
-            self._native.interrupt_handle().kill()
+            cancelled.fire()
+            # Nobody awaits the call any more; its outcome is expected, not lost.
+            future.add_done_callback(_discard_outcome)
             raise
 
     def snapshot(self) -> _native.Snapshot:
