@@ -86,6 +86,7 @@ HEADLINE = [
     ("Creation", ""),
     ("Parallelism", "calls/s, 1 thread"),
     ("Parallelism", "calls/s, 16 threads"),
+    ("Parallelism", "16 threads ÷ 1 thread"),
     ("256 concurrent", "overshoot p99"),
     ("256 concurrent", "threads beyond"),
     ("Memory", "RSS per loaded"),
@@ -223,6 +224,18 @@ def rows() -> list[Row]:
                 higher_is_better=True,
             )
         )
+    for threads in (2, 16):
+        result.append(
+            Row(
+                "Parallelism, handler doing ~50 µs of work",
+                f"{threads} threads ÷ 1 thread (measured around it)",
+                f"test_parallel_vs[hyperlight-js-{threads}]",
+                each("test_parallel_vs", threaded, f"-{threads}", wasmtime=NO_JS),
+                Figure("scaling"),
+                "×",
+                higher_is_better=True,
+            )
+        )
     scale = each(
         "test_scale_vs",
         ["mini-racer", "quickjs-context"],
@@ -282,6 +295,8 @@ def rows() -> list[Row]:
 
 
 def number(value: float, unit: str) -> str:
+    if unit == "×":
+        return f"×{value:.3g}"
     magnitude = abs(value)
     text = f"{value:,.0f}" if magnitude >= 100 else f"{value:.3g}" if magnitude >= 0.01 else f"{value:.2g}"
     return f"{text} {unit}".rstrip()

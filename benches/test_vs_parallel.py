@@ -1,6 +1,7 @@
 """Calls per second with N threads, one context per thread (created on it),
 each calling a handler that does about 50 µs of work in QuickJS (the same
-loop in every engine: V8 compiles it and runs it much faster).
+loop in every engine: V8 compiles it and runs it much faster); for N > 1 also
+``scaling``, the rate over one thread's measured right around it.
 
 quickjs's ``Function`` sends every call to one executor thread shared by all
 Functions, so it cannot scale; ``quickjs-context`` is the raw context, called
@@ -75,7 +76,15 @@ def test_parallel_vs(
     require(engine)
     duration = SMOKE_DURATION_S if smoke else DURATION_S
     benchmark.group = "vs-parallel"
+    # The machine's speed drifts by a quarter within minutes, so the 1-thread
+    # benchmark, run at another moment, is no baseline for scaling: one
+    # thread is measured just before and just after, and their mean divides.
+    before = calls_per_second(engine, 1, duration) if threads > 1 else 0.0
     rate: float = benchmark.pedantic(  # type: ignore[no-untyped-call]
         calls_per_second, args=(engine, threads, duration), rounds=1
     )
-    report(calls_per_second=rate, threads=threads)
+    if threads == 1:
+        report(calls_per_second=rate, threads=threads)
+    else:
+        baseline = (before + calls_per_second(engine, 1, duration)) / 2
+        report(calls_per_second=rate, threads=threads, scaling=rate / baseline)
