@@ -212,30 +212,21 @@ def rows() -> list[Row]:
         )
     )
     threaded = ["mini-racer", "quickjs", "quickjs-context", "hyperlight-sandbox"]
-    for threads in (1, 2, 4, 16):
-        result.append(
-            Row(
-                "Parallelism, handler doing ~50 µs of work",
-                f"calls/s, {threads} thread{'s' if threads > 1 else ''}",
-                f"test_parallel_vs[hyperlight-js-{threads}]",
-                each("test_parallel_vs", threaded, f"-{threads}", wasmtime=NO_JS),
-                Figure("calls_per_second"),
-                "/s",
-                higher_is_better=True,
-            )
+
+    def parallel(threads: int, figure: str, read: Figure, unit: str) -> Row:
+        return Row(
+            "Parallelism, handler doing ~50 µs of work",
+            figure,
+            f"test_parallel_vs[hyperlight-js-{threads}]",
+            each("test_parallel_vs", threaded, f"-{threads}", wasmtime=NO_JS),
+            read,
+            unit,
+            higher_is_better=True,
         )
-    for threads in (2, 16):
-        result.append(
-            Row(
-                "Parallelism, handler doing ~50 µs of work",
-                f"{threads} threads ÷ 1 thread (measured around it)",
-                f"test_parallel_vs[hyperlight-js-{threads}]",
-                each("test_parallel_vs", threaded, f"-{threads}", wasmtime=NO_JS),
-                Figure("scaling"),
-                "×",
-                higher_is_better=True,
-            )
-        )
+
+    rate, scaling = Figure("calls_per_second"), Figure("scaling")
+    result += [parallel(n, f"calls/s, {n} thread{'s' if n > 1 else ''}", rate, "/s") for n in (1, 2, 4, 16)]
+    result += [parallel(n, f"{n} threads ÷ 1 thread (measured around it)", scaling, "×") for n in (2, 16)]
     scale = each(
         "test_scale_vs",
         ["mini-racer", "quickjs-context"],
