@@ -55,19 +55,7 @@ fn failures_are_typed_and_do_not_poison() {
          if (e.kind === 'cycle') { const a = {}; a.a = a; return a } if (e.kind === 'never') return new Promise(() => {}); \
          if (e.kind === 'text') throw 'plain'; throw new TypeError('nope') }",
     );
-    assert!(matches!(s.handle_event("h", "{not json", None), Err(Error::InvalidEvent(_))));
-    assert!(matches!(s.handle_event("missing", "{}", None), Err(Error::HandlerNotFound(_))));
-    for kind in ["undef", "big", "cycle"] {
-        let r = s.handle_event("h", &format!(r#"{{"kind":"{kind}"}}"#), None);
-        assert!(matches!(r, Err(Error::ResultNotSerializable(_))), "{kind}: {r:?}");
-    }
-    match s.handle_event("h", r#"{"kind":"throw"}"#, None) {
-        Err(Error::Guest(f)) => {
-            assert_eq!(f.message, "TypeError: nope");
-            assert!(f.stack.unwrap_or_default().contains("handler"));
-        }
-        other => panic!("{other:?}"),
-    }
+    common::assert_typed_failures(&mut s);
     assert_eq!(guest_message(s.handle_event("h", r#"{"kind":"text"}"#, None)), "Uncaught plain");
     assert!(guest_message(s.handle_event("h", r#"{"kind":"never"}"#, None)).contains("never settle"));
     assert!(!s.poisoned());

@@ -36,19 +36,7 @@ fn promises_are_awaited() {
 #[test]
 fn bad_input_and_bad_results_are_typed_and_do_not_poison() {
     let mut s = loaded("function handler(e) { if (e.kind === 'undef') return undefined; if (e.kind === 'big') return 1n; if (e.kind === 'cycle') { const a = {}; a.a = a; return a } throw new TypeError('nope') }");
-    assert!(matches!(s.handle_event("h", "{not json", None), Err(Error::InvalidEvent(_))));
-    assert!(matches!(s.handle_event("missing", "{}", None), Err(Error::HandlerNotFound(_))));
-    for kind in ["undef", "big", "cycle"] {
-        let r = s.handle_event("h", &format!(r#"{{"kind":"{kind}"}}"#), None);
-        assert!(matches!(r, Err(Error::ResultNotSerializable(_))), "{kind}: {r:?}");
-    }
-    match s.handle_event("h", r#"{"kind":"throw"}"#, None) {
-        Err(Error::Guest(f)) => {
-            assert_eq!(f.message, "TypeError: nope");
-            assert!(f.stack.unwrap().contains("handler"));
-        }
-        other => panic!("{other:?}"),
-    }
+    common::assert_typed_failures(&mut s);
     assert!(!s.poisoned());
 }
 
