@@ -169,7 +169,8 @@ def test_waiters_are_served_first_come_first_served() -> None:
                 thread = threading.Thread(target=lambda k=k: order.append(pool.call("echo", k)))
                 thread.start()
                 threads.append(thread)
-                wait_until(lambda k=k: pool.stats()["waiting"] == k + 1, f"{k + 1} waiters")
+                waiters = k + 1
+                wait_until(lambda: pool.stats()["waiting"] == waiters, f"{waiters} waiters")
         for thread in threads:
             thread.join()
     assert order == [0, 1, 2, 3]
