@@ -116,13 +116,17 @@ def test_call_async_and_back_pressure(cluster: Cluster) -> None:
         results = await asyncio.gather(*(pool.call_async("square", n) for n in range(6)))
         assert list(results) == [n * n for n in range(6)]
         busy = asyncio.create_task(pool.call_async("sleep", 1500))
+        queued = asyncio.create_task(pool.call_async("echo", "queued in the actor"))
         await asyncio.sleep(0.3)
-        assert pool.stats()["in_flight"] == 1
+        assert pool.stats()["in_flight"] == 2
+        # One sandbox, one more call queued in the actor: the third waits
+        # here, on the caller, and gives up after checkout_timeout.
         with pytest.raises(PoolExhaustedError):
-            await pool.call_async("echo", 1)
+            await pool.call_async("echo", 1, checkout_timeout=0.2)
         assert await busy == 1500
+        assert await queued == "queued in the actor"
 
-    with RayPool(factory, actors=1, checkout_timeout=0.2) as pool:
+    with RayPool(factory, actors=1, queued_per_actor=1) as pool:
         asyncio.run(main(pool))
         assert pool.stats()["in_flight"] == 0
 
