@@ -21,6 +21,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 from hyperlight_js import (  # noqa: E402
     ExecutionCancelled,
     GuestError,
+    HandlerLoadError,
     HandlerNotFoundError,
     LoadedJSSandbox,
     PoolExhaustedError,
@@ -109,6 +110,17 @@ def test_typed_errors_cross_the_cluster(cluster: Cluster) -> None:
             pool.map("spin", [1, 2], cpu_timeout=0.05)
         assert pool.call("echo", "still serving") == "still serving"
         assert pool.stats()["terminations"] == 3
+
+
+def broken_factory() -> LoadedJSSandbox:
+    sandbox = SandboxBuilder().with_backend("wasm").with_host_print_fn(None).build().load_runtime()
+    sandbox.add_handler("bad", "function handler(e) { return (")
+    return sandbox.get_loaded_sandbox()
+
+
+def test_a_failing_factory_raises_its_own_error_from_the_constructor(cluster: Cluster) -> None:
+    with pytest.raises(HandlerLoadError):
+        RayPool(broken_factory, actors=1)
 
 
 def test_call_async_and_back_pressure(cluster: Cluster) -> None:

@@ -158,11 +158,11 @@ class Handout(Generic[T]):
     def take(self, timeout: float | None, pick: Pick[T] = _oldest) -> T | _Grow:
         """An item or ``GROW``; waits up to ``timeout`` seconds (None: for
         ever), then raises :class:`PoolExhaustedError`."""
-        event = threading.Event()
         with self._lock:
             got = self._take_now(pick)
             if got is not None:
                 return got
+            event = threading.Event()
             waiter: _Waiter[T] = _Waiter(event.set)
             self._waiters.append(waiter)
         deadline = None if timeout is None else time.monotonic() + timeout

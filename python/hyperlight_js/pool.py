@@ -236,10 +236,19 @@ class SandboxPool:
     ) -> Any:
         """``call_handler`` on a pooled sandbox: the handler's result, or its
         typed error (the sandbox goes back clean either way)."""
-        with self.sandbox(tenant, checkout_timeout=checkout_timeout) as loaded:
-            return loaded.call_handler(
+        # What sandbox() does, without a generator's cost on every call.
+        got = self._handout.take(self._timeout(checkout_timeout), self._affinity(tenant))
+        member = self._checkout(got, tenant)
+        cancelled = False
+        try:
+            return member.loaded.call_handler(
                 handler, event, wall_clock_timeout=wall_clock_timeout, cpu_timeout=cpu_timeout, monitor=monitor
             )
+        except ExecutionCancelled:
+            cancelled = True
+            raise
+        finally:
+            self._checkin(member, cancelled)
 
     async def call_async(
         self,

@@ -200,6 +200,8 @@ class RayPool:
             ray.get([actor.ready.remote() for actor in self._actors])
         except ray.exceptions.RayTaskError as err:
             raise err.cause from None
+        except _LOST as err:
+            raise WorkerLostError(f"a Ray actor was lost while it started: {err}") from err
 
     def _replace(self, index: int, generation: int) -> None:
         """Put a new actor in place of a lost one (once, however many calls
@@ -351,13 +353,17 @@ class RayPool:
             self._abandon(actor, call_id, ref, index)
             raise
         except BaseException as err:
-            self._release(index)
             failure = err
 
             def fail() -> Any:
                 raise failure
 
-            return self._settle(index, generation, fail)
+            try:
+                return self._settle(index, generation, fail)
+            finally:
+                # After _settle: a lost actor's slot is then held back until
+                # its replacement is up.
+                self._release(index)
         self._release(index)
         return outcome
 
