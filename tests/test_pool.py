@@ -335,3 +335,42 @@ def test_pool_stats_are_prometheus_metrics() -> None:
         assert registry.get_sample_value("sandbox_pool_restores_total", labels) == 1
         assert registry.get_sample_value("sandbox_pool_terminations_total", labels) == 1
         assert registry.get_sample_value("sandbox_pool_calls_total", labels) == 2
+
+
+def test_no_sandbox_is_lost_under_mixed_timeouts_and_cancellations() -> None:
+    """Threads that give up after tiny checkout timeouts and asyncio tasks
+    cancelled while they wait race the hand-offs; afterwards every sandbox
+    is back and nobody is left waiting."""
+    outcomes = {"ok": 0, "exhausted": 0}
+    lock = threading.Lock()
+
+    def thread_caller(pool: SandboxPool, seed: int) -> None:
+        for i in range(30):
+            try:
+                pool.call("slow", {"ms": 1, "n": i}, checkout_timeout=(seed + i) % 4 * 0.001)
+                key = "ok"
+            except PoolExhaustedError:
+                key = "exhausted"
+            with lock:
+                outcomes[key] += 1
+
+    async def asyncio_callers(pool: SandboxPool) -> None:
+        for round_ in range(10):
+            tasks = [asyncio.create_task(pool.call_async("slow", {"ms": 1, "n": n})) for n in range(6)]
+            await asyncio.sleep(0.001 * (round_ % 3))
+            for task in tasks[::2]:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    with SandboxPool(make_factory(), size=2, max_size=3) as pool:
+        threads = [threading.Thread(target=thread_caller, args=(pool, seed)) for seed in range(6)]
+        for thread in threads:
+            thread.start()
+        asyncio.run(asyncio_callers(pool))
+        for thread in threads:
+            thread.join()
+        wait_until(lambda: pool.stats()["busy"] == 0, "every sandbox came back")
+        stats = pool.stats()
+        assert stats["waiting"] == 0 and stats["idle"] == stats["size"] and 2 <= stats["size"] <= 3
+        assert outcomes["ok"] + outcomes["exhausted"] == 180 and outcomes["ok"] > 0
+        assert pool.call("echo", "fine") == "fine"
