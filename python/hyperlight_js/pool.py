@@ -298,7 +298,9 @@ class SandboxPool:
         """``size`` (sandboxes now), ``idle``, ``busy``, ``waiting``,
         ``max_size``, and counters since creation: ``created`` (factory
         runs), ``restores``, ``replaced`` (sandboxes whose restore failed),
-        ``terminations`` (calls ended by a monitor or a kill), ``calls``."""
+        ``terminations`` (calls ended by a monitor or a kill, seen as
+        ``ExecutionCancelled`` leaving ``call`` or a ``sandbox()`` block),
+        ``calls``."""
         existing, idle, waiting = self._handout.counts()
         with self._stats_lock:
             counters = dict(self._stats)
