@@ -170,6 +170,7 @@ class RayPool:
         slots = per_actor + queued_per_actor
         self._actor_options["max_concurrency"] = slots
         self._lock = threading.Lock()
+        self._closed = False
         self._call_ids = itertools.count()
         self._workers_lost = 0
         self._actors = [self._spawn() for _ in range(actors)]
@@ -207,7 +208,7 @@ class RayPool:
         """Put a new actor in place of a lost one (once, however many calls
         saw it die)."""
         with self._lock:
-            if self._generations[index] != generation:
+            if self._generations[index] != generation or self._closed:
                 return
             lost = self._actors[index]
             replacement = self._actors[index] = self._spawn()
@@ -448,6 +449,8 @@ class RayPool:
 
     def close(self) -> None:
         """Fail waiting callers with :class:`PoolClosedError` and end the actors."""
+        with self._lock:
+            self._closed = True
         self._handout.close()
         self._kill_all()
 
