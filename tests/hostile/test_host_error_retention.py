@@ -28,10 +28,9 @@ def _loaded(source: str, raised: list[Refused], rss: list[int] | None = None) ->
     def refuse(n: int) -> None:
         # A local the traceback keeps alive, as real host code has.
         context = bytearray(1024)
-        error = Refused(f"refused {n}")
+        error = Refused(f"refused {n}: {len(context)}")
         if n < 0:
             raised.append(error)
-        del context
         raise error
 
     proto = SandboxBuilder().with_guest_heap_size(16 * MiB).with_host_print_fn(None).build()

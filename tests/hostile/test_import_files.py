@@ -6,8 +6,8 @@ the root is on the host."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,57 +31,54 @@ def _load_error(script: Script, heap: int = 16 * MiB) -> str:
     return str(failed.value)
 
 
+# Run in a separate process: a read blocked on a FIFO may hold the GIL, so a
+# thread of this process could never run to unblock it.
+_UNBLOCK = """
+import os, sys, time
+time.sleep(3)
+while True:
+    for fifo in sys.argv[1:]:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass  # no reader yet (ENXIO), or gone
+    time.sleep(0.2)
+"""
+
+
 @pytest.fixture
-def fifo_unblocker() -> Iterator[list[Path]]:
-    """FIFOs put in this list get a writer that opens and closes their write
-    end once someone has them open for reading, so a read that blocks on one
-    (the bug) ends after a few seconds with an empty file instead of hanging
-    the test run. A fixed loader never opens them for a blocking read."""
-    fifos: list[Path] = []
-    stop = threading.Event()
-
-    def unblock() -> None:
-        stop.wait(3)
-        while not stop.is_set():
-            for fifo in fifos:
-                try:
-                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-                except OSError:
-                    pass  # no reader yet (ENXIO), or gone
-            stop.wait(0.2)
-
-    thread = threading.Thread(target=unblock, daemon=True)
-    thread.start()
-    yield fifos
-    stop.set()
-    thread.join()
+def fifo(tmp_path: Path) -> Iterator[Path]:
+    """A FIFO in `tmp_path`, with a helper process that opens and closes its
+    write end whenever someone holds it open for reading: a read that
+    blocks on it (the bug) then ends after a few seconds with an empty file,
+    instead of hanging the test run. A fixed loader never blocks on it."""
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    unblocker = subprocess.Popen([sys.executable, "-c", _UNBLOCK, str(path)])
+    yield path
+    unblocker.kill()
+    unblocker.wait()
 
 
 @fifos_exist
-def test_a_fifo_inside_the_root_is_refused_not_read(tmp_path: Path, fifo_unblocker: list[Path]) -> None:
-    os.mkfifo(tmp_path / "plugin.js")
-    fifo_unblocker.append(tmp_path / "plugin.js")
-    (tmp_path / "main.js").write_text("import './plugin.js'; function handler() { return 1 }")
+def test_a_fifo_inside_the_root_is_refused_not_read(tmp_path: Path, fifo: Path) -> None:
+    (tmp_path / "main.js").write_text("import './pipe'; function handler() { return 1 }")
     message = _load_error(Script.from_file(tmp_path / "main.js"))
     assert "not a regular file" in message
     assert str(tmp_path) not in message
 
 
 @fifos_exist
-def test_a_symlink_to_a_fifo_inside_the_root_is_refused(tmp_path: Path, fifo_unblocker: list[Path]) -> None:
-    os.mkfifo(tmp_path / "pipe")
-    fifo_unblocker.append(tmp_path / "pipe")
-    (tmp_path / "plugin.js").symlink_to(tmp_path / "pipe")
+def test_a_symlink_to_a_fifo_inside_the_root_is_refused(tmp_path: Path, fifo: Path) -> None:
+    (tmp_path / "plugin.js").symlink_to(fifo)
     source = "import './plugin.js'; function handler() { return 1 }"
     assert "not a regular file" in _load_error(Script.from_content(source, base_dir=tmp_path))
 
 
 @fifos_exist
-def test_a_fifo_given_as_the_handler_script_is_refused(tmp_path: Path, fifo_unblocker: list[Path]) -> None:
-    os.mkfifo(tmp_path / "main.js")
-    fifo_unblocker.append(tmp_path / "main.js")
+def test_a_fifo_given_as_the_handler_script_is_refused(fifo: Path) -> None:
     with pytest.raises(HandlerLoadError, match="not a regular file"):
-        Script.from_file(tmp_path / "main.js")
+        Script.from_file(fifo)
 
 
 def test_a_directory_named_like_a_module_is_refused(tmp_path: Path) -> None:
