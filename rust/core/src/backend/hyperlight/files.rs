@@ -261,6 +261,35 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// Files an attacker may have put in the root: a FIFO (which would block
+    /// the read forever) and a file larger than the guest heap.
+    #[test]
+    fn fifos_and_oversized_files_in_the_root_are_refused() {
+        let dir = std::env::temp_dir().join(format!("hljs-files-hostile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("main.js"), "function handler() {}").unwrap();
+        std::fs::File::create(dir.join("big.js")).unwrap().set_len(2 << 20).unwrap();
+        #[cfg(unix)]
+        {
+            let fifo = std::ffi::CString::new(dir.join("pipe.js").to_str().unwrap()).unwrap();
+            assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        }
+        let main = Script::from_file(&dir.join("main.js"), None).unwrap();
+        let root = main.root.clone().unwrap();
+        let (files, _) = ModuleFiles::new(&spec(BTreeMap::from([("main".to_string(), main)])));
+        assert!(files.read_to_string(&root.join("big.js")).unwrap_err().to_string().contains("limit of 1048576 bytes"));
+        #[cfg(unix)]
+        {
+            assert!(files.metadata(&root.join("pipe.js")).is_err());
+            assert!(files
+                .read_to_string(&root.join("pipe.js"))
+                .unwrap_err()
+                .to_string()
+                .contains("not a regular file"));
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn text_handlers_live_in_their_base_directory_or_in_memory() {
         let base = std::env::temp_dir();
