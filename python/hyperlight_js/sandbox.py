@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import importlib
+import re
 import signal
 import threading
 from collections.abc import Callable
@@ -49,8 +50,22 @@ logging.getLogger("hyperlight_js").addHandler(logging.NullHandler())
 _MAIN_THREAD_ID = threading.main_thread().ident
 
 
+# Guest text must not drive the terminal it is printed on: ESC sequences
+# could move the cursor, rewrite earlier lines, retitle the window or hide
+# text, and bidirectional overrides could reorder what is shown. Every C0
+# and C1 control (tab and newline excepted), DEL, and the bidi controls
+# are shown escaped instead. Only the default print function does this: a
+# print function the user passes gets the guest's text unchanged.
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
 def _print_line(line: str) -> None:
-    print(line)
+    print(_TERMINAL_CONTROLS.sub(_escape_control, line))
 
 
 def _positive_size(value: int, what: str) -> int:

@@ -82,7 +82,12 @@ impl Engine {
             }
         }
         runtime.set_loader(
-            ModuleResolver { host_modules: spec.host_modules.keys().cloned().collect(), roots },
+            ModuleResolver {
+                host_modules: spec.host_modules.keys().cloned().collect(),
+                roots,
+                sources: spec.imported_sources.clone(),
+                budget: spec.heap_size,
+            },
             ModuleLoader { sources: spec.imported_sources.clone() },
         );
         let context =

@@ -139,10 +139,7 @@ pub(super) fn read_output(memory: &Memory, store: impl AsContext, address: u32) 
 }
 
 /// Guest text as a Rust string. QuickJS hands out WTF-8 for strings holding
-/// lone surrogates; those bytes are replaced rather than refused.
+/// lone surrogates; each is replaced (by one U+FFFD) rather than refused.
 pub(super) fn utf8(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-    }
+    crate::text::from_wtf8_lossy(bytes).into_owned()
 }
