@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::Val;
 
 use super::engine;
-use super::instance::{on_host_stack, Instance};
+use super::instance::{fresh_seed, on_host_stack, Instance};
 use super::memory::{MemoryError, MemoryImage};
 use super::modules::{module_name, Modules};
 use crate::backend::{Backend, BackendSnapshot, LoadSpec};
@@ -165,9 +165,4 @@ impl Backend for Wasm {
         self.broken = false;
         Ok(())
     }
-}
-
-/// A seed for the guest's Math.random from the host's OS randomness.
-pub(super) fn fresh_seed() -> Result<u64> {
-    getrandom::u64().map_err(|e| Error::Internal(format!("cannot read the host's randomness: {e}")))
 }

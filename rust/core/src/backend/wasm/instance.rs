@@ -84,7 +84,7 @@ impl Instance {
         }
         // QuickJS seeds Math.random from the clock; two sandboxes started
         // in the same microsecond would draw the same numbers.
-        instance.reseed(super::backend::fresh_seed()?)?;
+        instance.reseed(fresh_seed()?)?;
         Ok(instance)
     }
 
@@ -203,6 +203,11 @@ impl Instance {
 /// size asks for `requested`.
 fn quota(requested: usize, size: usize) -> usize {
     requested.min(size.saturating_sub(STACK_MARGIN)).max(STACK_FLOOR)
+}
+
+/// A seed for the guest's Math.random from the host's OS randomness.
+pub(super) fn fresh_seed() -> Result<u64> {
+    getrandom::u64().map_err(|e| Error::Internal(format!("cannot read the host's randomness: {e}")))
 }
 
 /// Where the native stack pointer is.
