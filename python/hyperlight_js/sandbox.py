@@ -359,7 +359,12 @@ class LoadedJSSandbox:
         return self._native.snapshot()
 
     def restore(self, snapshot: _native.Snapshot) -> None:
-        """Return to ``snapshot`` and clear the poison."""
+        """Return to ``snapshot`` and clear the poison. The whole state comes
+        back, handlers included: a snapshot taken before :meth:`unload`
+        brings back the handlers it captured, with their code, and those
+        loaded since are gone. On the wasm and in-process backends
+        ``Math.random`` starts from a new seed, so restores do not replay
+        its numbers."""
         self._native.restore(snapshot)
 
     @property
