@@ -4681,6 +4681,8 @@ static int string_buffer_concat_value_free(StringBuffer *s, JSValue v)
     return res;
 }
 
+static inline __exception int js_poll_interrupts(JSContext *ctx);
+
 static int string_buffer_fill(StringBuffer *s, int c, int count)
 {
     /* XXX: optimize */
@@ -4689,6 +4691,9 @@ static int string_buffer_fill(StringBuffer *s, int c, int count)
             return -1;
     }
     while (count-- > 0) {
+        /* hyperlight-js: up to 2^30 characters; let the interrupt end it. */
+        if (js_poll_interrupts(s->ctx))
+            return string_buffer_set_error(s);
         if (string_buffer_putc16(s, c))
             return -1;
     }
@@ -10079,6 +10084,12 @@ static int JS_TryGetPropertyInt64(JSContext *ctx, JSValueConst obj, int64_t idx,
     JSAtom prop;
     int present;
 
+    /* hyperlight-js: built-ins walk array-likes of up to 2^53-1 elements
+       through these helpers; poll so that the interrupt ends them. */
+    if (js_poll_interrupts(ctx)) {
+        *pval = JS_EXCEPTION;
+        return -1;
+    }
     if (likely(JS_VALUE_GET_TAG(obj) == JS_TAG_OBJECT &&
                (uint64_t)idx <= INT32_MAX)) {
         /* fast path for array and typed array access */
@@ -10109,6 +10120,8 @@ JSValue JS_GetPropertyInt64(JSContext *ctx, JSValueConst obj, int64_t idx)
     JSAtom prop;
     JSValue val;
 
+    if (js_poll_interrupts(ctx))
+        return JS_EXCEPTION;
     if (likely(JS_VALUE_GET_TAG(obj) == JS_TAG_OBJECT &&
                (uint64_t)idx <= INT32_MAX)) {
         /* fast path for array and typed array access */
@@ -10977,6 +10990,10 @@ int JS_SetPropertyInt64(JSContext *ctx, JSValueConst this_obj,
     JSAtom prop;
     int res;
 
+    if (js_poll_interrupts(ctx)) {
+        JS_FreeValue(ctx, val);
+        return -1;
+    }
     if ((uint64_t)idx <= INT32_MAX) {
         /* fast path for fast arrays */
         return JS_SetPropertyValue(ctx, this_obj, js_int32(idx), val,
@@ -11551,6 +11568,10 @@ int JS_DefinePropertyValueUint32(JSContext *ctx, JSValueConst this_obj,
 int JS_DefinePropertyValueInt64(JSContext *ctx, JSValueConst this_obj,
                                 int64_t idx, JSValue val, int flags)
 {
+    if (js_poll_interrupts(ctx)) {
+        JS_FreeValue(ctx, val);
+        return -1;
+    }
     return JS_DefinePropertyValueValue(ctx, this_obj, js_int64(idx),
                                        val, flags);
 }
@@ -11588,6 +11609,10 @@ int JS_DefinePropertyGetSet(JSContext *ctx, JSValueConst this_obj,
 static int JS_CreateDataPropertyUint32(JSContext *ctx, JSValueConst this_obj,
                                        int64_t idx, JSValue val, int flags)
 {
+    if (js_poll_interrupts(ctx)) {
+        JS_FreeValue(ctx, val);
+        return -1;
+    }
     return JS_DefinePropertyValueValue(ctx, this_obj, js_int64(idx),
                                        val, flags | JS_PROP_CONFIGURABLE |
                                        JS_PROP_ENUMERABLE | JS_PROP_WRITABLE);
@@ -11940,6 +11965,8 @@ int JS_DeletePropertyInt64(JSContext *ctx, JSValueConst obj, int64_t idx, int fl
     JSAtom prop;
     int res;
 
+    if (js_poll_interrupts(ctx))
+        return -1;
     if ((uint64_t)idx <= JS_ATOM_MAX_INT) {
         /* fast path for fast arrays */
         return JS_DeleteProperty(ctx, obj, __JS_AtomFromUInt32(idx), flags);
@@ -44674,6 +44701,12 @@ static int js_array_cmp_generic(const void *a, const void *b, void *opaque) {
     if (psc->exception)
         return 0;
 
+    /* hyperlight-js: the default comparator runs in C; poll so that the
+       interrupt ends a long sort (comparisons then return 0, which the
+       three-way partition of rqsort finishes in one pass). */
+    if (js_poll_interrupts(ctx))
+        goto exception;
+
     if (psc->has_method) {
         argv[0] = ap->val;
         argv[1] = bp->val;
@@ -48009,6 +48042,8 @@ static JSValue js_string_pad(JSContext *ctx, JSValueConst this_val,
     if (p1) {
         while (n > 0) {
             int chunk = min_int(n, p1->len);
+            if (js_poll_interrupts(ctx))
+                goto fail;
             if (string_buffer_concat(b, p1, 0, chunk))
                 goto fail;
             n -= chunk;
@@ -48065,14 +48100,21 @@ static JSValue js_string_repeat(JSContext *ctx, JSValueConst this_val,
     if (string_buffer_init2(ctx, b, n * len, p->is_wide_char))
         goto fail;
     if (len == 1) {
-        string_buffer_fill(b, string_get(p, 0), n);
+        if (string_buffer_fill(b, string_get(p, 0), n))
+            goto fail_buffer;
     } else {
         while (n-- > 0) {
+            /* hyperlight-js: up to 2^30 copies; let the interrupt end it. */
+            if (js_poll_interrupts(ctx))
+                goto fail_buffer;
             string_buffer_concat(b, p, 0, len);
         }
     }
     JS_FreeValue(ctx, str);
     return string_buffer_end(b);
+
+fail_buffer:
+    string_buffer_free(b);
 
 fail:
     JS_FreeValue(ctx, str);
@@ -61324,7 +61366,22 @@ struct TA_sort_context {
     JSValueConst cmp;
     JSValue (*getfun)(JSContext *ctx, const void *a);
     int elt_size;
+    int (*native_cmp)(const void *a, const void *b, void *opaque);
 };
+
+/* hyperlight-js: the default typed-array sort compares in C only; poll so
+   that the interrupt ends it (comparisons then return 0, which the three-way
+   partition of rqsort finishes in one pass). */
+static int js_TA_cmp_native_polled(const void *a, const void *b, void *opaque) {
+    struct TA_sort_context *psc = opaque;
+    if (psc->exception)
+        return 0;
+    if (js_poll_interrupts(psc->ctx)) {
+        psc->exception = 1;
+        return 0;
+    }
+    return psc->native_cmp(a, b, opaque);
+}
 
 static int js_TA_cmp_generic(const void *a, const void *b, void *opaque) {
     struct TA_sort_context *psc = opaque;
@@ -61519,7 +61576,8 @@ static JSValue js_typed_array_sort(JSContext *ctx, JSValueConst this_val,
         done:
             js_free(ctx, array_idx);
         } else {
-            rqsort(p->u.array.u.ptr, len, elt_size, cmpfun, &tsc);
+            tsc.native_cmp = cmpfun;
+            rqsort(p->u.array.u.ptr, len, elt_size, js_TA_cmp_native_polled, &tsc);
             if (tsc.exception)
                 return JS_EXCEPTION;
         }
