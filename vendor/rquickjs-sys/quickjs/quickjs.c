@@ -13716,6 +13716,16 @@ static JSValue js_bigint_to_string1(JSContext *ctx, JSValueConst val, int radix)
                     }
                     break;
                 } else {
+                    /* hyperlight-js: quadratic in the size (seconds for
+                       a 1 Mbit BigInt); poll, counting a step per 16 limbs
+                       divided so that the handler runs about as often as
+                       in the interpreter loop. */
+                    ctx->interrupt_counter -= len / 16;
+                    if (js_poll_interrupts(ctx)) {
+                        js_free(ctx, buf);
+                        js_free(ctx, tmp);
+                        return JS_EXCEPTION;
+                    }
                     v = js_mp_div1(r->tab, r->tab, len, radix_base, 0);
                     q = js_limb_to_a(q, v, radix, js_digits_per_limb_table[radix - 2]);
                 }
@@ -49993,6 +50003,10 @@ static JSValue JS_RegExpDelete(JSContext *ctx, JSValueConst this_val, JSValue ar
         if (last_index > str->len)
             break;
 
+        /* hyperlight-js: a match per character of the string, each too
+           short for lre_exec's own poll; poll per match. */
+        if (js_poll_interrupts(ctx))
+            goto fail;
         ret = lre_exec(capture, re_bytecode,
                        str_buf, last_index, str->len, shift, ctx);
         if (ret != 1) {
