@@ -10084,18 +10084,19 @@ static int JS_TryGetPropertyInt64(JSContext *ctx, JSValueConst obj, int64_t idx,
     JSAtom prop;
     int present;
 
-    /* hyperlight-js: built-ins walk array-likes of up to 2^53-1 elements
-       through these helpers; poll so that the interrupt ends them. */
-    if (js_poll_interrupts(ctx)) {
-        *pval = JS_EXCEPTION;
-        return -1;
-    }
     if (likely(JS_VALUE_GET_TAG(obj) == JS_TAG_OBJECT &&
                (uint64_t)idx <= INT32_MAX)) {
         /* fast path for array and typed array access */
         JSObject *p = JS_VALUE_GET_OBJ(obj);
         if (js_get_fast_array_element(ctx, p, idx, pval))
             return true;
+    }
+    /* hyperlight-js: built-ins walk array-likes of up to 2^53-1 elements
+       through these helpers; poll so that the interrupt ends them (a walk
+       of a fast array's elements is as long as the heap allows). */
+    if (js_poll_interrupts(ctx)) {
+        *pval = JS_EXCEPTION;
+        return -1;
     }
     val = JS_EXCEPTION;
     present = -1;
@@ -10120,8 +10121,6 @@ JSValue JS_GetPropertyInt64(JSContext *ctx, JSValueConst obj, int64_t idx)
     JSAtom prop;
     JSValue val;
 
-    if (js_poll_interrupts(ctx))
-        return JS_EXCEPTION;
     if (likely(JS_VALUE_GET_TAG(obj) == JS_TAG_OBJECT &&
                (uint64_t)idx <= INT32_MAX)) {
         /* fast path for array and typed array access */
@@ -10129,6 +10128,8 @@ JSValue JS_GetPropertyInt64(JSContext *ctx, JSValueConst obj, int64_t idx)
         if (js_get_fast_array_element(ctx, p, idx, &val))
             return val;
     }
+    if (js_poll_interrupts(ctx))
+        return JS_EXCEPTION;
     prop = JS_NewAtomInt64(ctx, idx);
     if (prop == JS_ATOM_NULL)
         return JS_EXCEPTION;
