@@ -142,7 +142,8 @@ def attack(name: str, backend: str) -> tuple[Any, int]:
     if name == "small-thread-python-recursion":
         return on_thread(256 * KiB, lambda: python_recursion(400, recursive)), 1
     if name == "small-thread-chain":
-        return on_thread(256 * KiB, lambda: chain(backend, 80, DEEPEST_CALL))
+        result, levels = on_thread(256 * KiB, lambda: chain(backend, 80, DEEPEST_CALL))
+        return result, int(levels)
     if name == "python-recursion":
         limit = sys.getrecursionlimit()
         return python_recursion(limit - 100, recursive), 1
