@@ -68,11 +68,19 @@ def _print_line(line: str) -> None:
     print(_TERMINAL_CONTROLS.sub(_escape_control, line))
 
 
+# The largest size the native side can hold (a usize on 64-bit hosts); a
+# size the chosen backend cannot honour is refused by build(), naming its
+# minimum.
+_MAX_SIZE = 2**64 - 1
+
+
 def _positive_size(value: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{what} must be an int number of bytes, not {type(value).__name__}")
     if value <= 0:
         raise ValueError(f"{what} must be greater than zero, got {value}")
+    if value > _MAX_SIZE:
+        raise ValueError(f"{what} must fit in 64 bits, got {value}")
     return value
 
 
@@ -111,13 +119,17 @@ class SandboxBuilder:
         return self
 
     def with_guest_heap_size(self, size: int) -> SandboxBuilder:
-        """The guest's heap limit in bytes (default 64 MiB)."""
+        """The guest's heap limit in bytes (default 64 MiB). :meth:`build`
+        raises ``ValueError`` naming the minimum when the backend cannot run
+        with so little."""
         self._heap_size = _positive_size(size, "guest heap size")
         return self
 
     def with_guest_scratch_size(self, size: int) -> SandboxBuilder:
         """The guest's stack limit in bytes (default 1 MiB; never more than
-        the calling thread really has left)."""
+        the calling thread really has left, minus room kept for host code).
+        :meth:`build` raises ``ValueError`` naming the minimum when the
+        backend cannot honour it."""
         self._scratch_size = _positive_size(size, "guest scratch size")
         return self
 
@@ -131,6 +143,11 @@ class SandboxBuilder:
         return self
 
     def build(self) -> ProtoJSSandbox:
+        """Picks the backend (``"auto"`` resolves here, to the backend every
+        load of this sandbox will use) and checks the sizes against it: a
+        size it cannot honour raises ``ValueError`` naming its minimum. A
+        backend that cannot run here is still reported when the sandbox is
+        loaded."""
         return ProtoJSSandbox(_native.ProtoJSSandbox(self._heap_size, self._scratch_size, self._print, self._backend))
 
 

@@ -52,6 +52,7 @@ use outcome::Answer;
 use sizing::Sizing;
 
 pub(crate) use probe::availability;
+pub(crate) use sizing::{MIN_HEAP as MIN_HEAP_SIZE, MIN_SCRATCH as MIN_SCRATCH_SIZE};
 
 pub struct Hyperlight {
     /// The load this VM was built for (its glue, host functions and files).

@@ -18,9 +18,6 @@ use crate::interrupt::CallState;
 /// Room kept, on both of the guest's stacks, past QuickJS's recursion limit
 /// for the frames that run between its checks.
 const STACK_MARGIN: usize = 256 * 1024;
-/// Below this QuickJS cannot even start a call; asking for it makes every
-/// call a clean "stack overflow" error rather than a trap.
-const STACK_FLOOR: usize = 16 * 1024;
 /// Host stack kept beyond the wasm stack for the host functions the guest
 /// calls (Python code among them).
 const HOST_MARGIN: usize = 512 * 1024;
@@ -200,9 +197,10 @@ impl Instance {
 }
 
 /// How much of a stack of `size` bytes QuickJS may use when the scratch
-/// size asks for `requested`.
+/// size asks for `requested` (never below the backend's floor, see
+/// `sizes.rs`; both stacks are megabytes, far above it).
 fn quota(requested: usize, size: usize) -> usize {
-    requested.min(size.saturating_sub(STACK_MARGIN)).max(STACK_FLOOR)
+    requested.min(size.saturating_sub(STACK_MARGIN))
 }
 
 /// A seed for the guest's Math.random from the host's OS randomness.

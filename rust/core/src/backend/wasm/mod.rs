@@ -44,10 +44,13 @@ mod memory;
 mod modules;
 #[cfg(target_os = "linux")]
 mod outcome;
+mod sizes;
 #[cfg(target_os = "linux")]
 mod state;
 #[cfg(target_os = "linux")]
 mod wasi;
+
+pub(crate) use sizes::{MIN_HEAP_SIZE, MIN_SCRATCH_SIZE};
 
 #[cfg(target_os = "linux")]
 mod backend;
