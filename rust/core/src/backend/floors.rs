@@ -56,3 +56,21 @@ impl BackendKind {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_below_the_floor_are_refused_naming_the_minimum() {
+        let kind = BackendKind::InProcess;
+        let floors = kind.size_floors().unwrap();
+        assert!(kind.check_sizes(floors.heap, floors.scratch).is_ok());
+        match kind.check_sizes(floors.heap - 1, floors.scratch) {
+            Err(Error::InvalidArgument(message)) => assert!(message.contains(&format!("{} bytes", floors.heap))),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(matches!(kind.check_sizes(floors.heap, floors.scratch - 1), Err(Error::InvalidArgument(_))));
+        assert!(kind.check_sizes(usize::MAX, usize::MAX).is_ok());
+    }
+}
