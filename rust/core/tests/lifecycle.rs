@@ -41,6 +41,11 @@ fn bad_input_and_bad_results_are_typed_and_do_not_poison() {
 }
 
 #[test]
+fn a_snapshot_from_before_unload_restores_its_own_handlers() {
+    common::assert_restore_across_reload(in_process());
+}
+
+#[test]
 fn kill_poisons_and_restore_recovers_without_later_globals() {
     let mut s =
         loaded("let n = 0; function handler(e) { if (e.spin) { while (true) {} } globalThis.leak = 1; return ++n }");

@@ -85,6 +85,7 @@ pub(super) struct Exports {
     pub init: TypedFunc<(u32, i32), i32>,
     pub load: TypedFunc<(u32, u32, u32), i32>,
     pub call: TypedFunc<(u32, u32, u32, i32), i32>,
+    pub reseed: TypedFunc<u64, ()>,
 }
 
 impl Exports {
@@ -106,6 +107,7 @@ impl Exports {
             init: instance.get_typed_func(&mut store, "hl_init")?,
             load: instance.get_typed_func(&mut store, "hl_load")?,
             call: instance.get_typed_func(&mut store, "hl_call")?,
+            reseed: instance.get_typed_func(&mut store, "hl_reseed")?,
         })
     }
 }

@@ -82,7 +82,30 @@ impl Instance {
                 finished.status, finished.output.text
             )));
         }
+        // QuickJS seeds Math.random from the clock; two sandboxes started
+        // in the same microsecond would draw the same numbers.
+        instance.reseed(super::backend::fresh_seed()?)?;
         Ok(instance)
+    }
+
+    /// Gives the guest's Math.random a new state.
+    pub(super) fn reseed(&mut self, seed: u64) -> Result<()> {
+        self.exports.reseed.call(&mut self.store, seed).map_err(|e| trapped(&self.store, e))
+    }
+
+    /// Grows linear memory to at least `bytes`, through wasmtime (and the
+    /// heap limiter), as the guest's own growth would.
+    pub(super) fn grow_memory_to(&mut self, bytes: usize) -> Result<()> {
+        let size = self.exports.memory.data_size(&self.store);
+        if bytes <= size {
+            return Ok(());
+        }
+        let pages = (bytes - size).div_ceil(memory::WASM_PAGE) as u64;
+        self.exports
+            .memory
+            .grow(&mut self.store, pages)
+            .map(drop)
+            .map_err(|e| Error::Internal(format!("linear memory cannot grow to {bytes} bytes: {e}")))
     }
 
     pub(super) fn state(&mut self) -> &mut GuestState {

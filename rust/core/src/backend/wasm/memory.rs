@@ -35,6 +35,8 @@ use super::dirty_pages::{self, PAGE};
 const DEFAULT_RESERVATION: usize = 1 << 32;
 /// Zero runs of at least this size are left as holes in an image.
 const HOLE_CHUNK: usize = 64 * 1024;
+/// wasm's page size: memories grow, and images are sized, in these.
+pub(super) const WASM_PAGE: usize = 64 * 1024;
 
 thread_local! {
     /// The region the creator made last on this thread: instantiation is
@@ -300,6 +302,11 @@ unsafe impl Send for MemoryImage {}
 unsafe impl Sync for MemoryImage {}
 
 impl MemoryImage {
+    /// Bytes of linear memory the image holds.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     fn write(contents: &[u8]) -> Result<Self, MemoryError> {
         // SAFETY: the name is a NUL-terminated literal.
         let raw = unsafe { libc::memfd_create(c"hyperlight-js-wasm-snapshot".as_ptr(), libc::MFD_CLOEXEC) };

@@ -13,8 +13,11 @@
 //! - **Heap**: the heap size is a hard limit on linear memory, enforced by a
 //!   resource limiter (see [`limiter`]).
 //! - **Snapshots** are exact: linear memory and the stack pointer (the
-//!   guest's only mutable global) as they were, taken at any time. A restore
-//!   copies back only the pages written since (see [`memory`]).
+//!   guest's only mutable global) as they were, taken at any time, with the
+//!   host's view of them (handler numbers, import roots), so one taken
+//!   before an unload brings its own handlers back. A restore copies back
+//!   only the pages written since (see [`memory`]), and gives Math.random a
+//!   new seed, which would otherwise come back with the memory.
 //! - **Cost**: the module is compiled once per process ([`engine`]); a
 //!   sandbox instantiates it and starts QuickJS in about a millisecond.
 //!

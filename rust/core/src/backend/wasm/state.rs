@@ -34,8 +34,7 @@ pub(super) struct GuestState {
 
 impl GuestState {
     pub(super) fn new(spec: Arc<LoadSpec>, calls: Arc<CallState>, limiter: HeapLimiter) -> Self {
-        let host_functions =
-            spec.host_modules.values().map(|functions| functions.values().cloned().collect()).collect();
+        let host_functions = host_functions(&spec);
         Self {
             modules: Modules::new(&spec),
             spec,
@@ -49,6 +48,19 @@ impl GuestState {
             native_floor: 0,
         }
     }
+}
+
+impl GuestState {
+    /// Answers the guest from `spec` from now on (a restore into another
+    /// load's state).
+    pub(super) fn adopt(&mut self, spec: Arc<LoadSpec>) {
+        self.host_functions = host_functions(&spec);
+        self.spec = spec;
+    }
+}
+
+fn host_functions(spec: &LoadSpec) -> Vec<Vec<HostFunction>> {
+    spec.host_modules.values().map(|functions| functions.values().cloned().collect()).collect()
 }
 
 /// What host functions raised, kept host-side until the call ends so an
