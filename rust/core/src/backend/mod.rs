@@ -96,17 +96,19 @@ pub(crate) fn export(snapshot: &BackendSnapshot) -> Result<Exported> {
     )))
 }
 
-/// Builds a backend of `kind` in the state a file's payload describes.
+/// Builds a backend of `kind` in the state a file's payload describes;
+/// the backend may keep what it decoded in `decoded` for the next one.
 pub(crate) fn import(
     kind: BackendKind,
     spec: Arc<LoadSpec>,
     payload: &[u8],
+    decoded: &std::sync::OnceLock<BackendSnapshot>,
     interrupt: &InterruptHandle,
 ) -> Result<Box<dyn Backend>> {
     match kind {
         BackendKind::InProcess => Ok(Box::new(in_process::InProcess::import(spec, payload, interrupt)?)),
         #[cfg(feature = "wasm")]
-        BackendKind::Wasm => Ok(Box::new(wasm::Wasm::import(spec, payload, interrupt)?)),
+        BackendKind::Wasm => Ok(Box::new(wasm::Wasm::import(spec, payload, decoded, interrupt)?)),
         other => Err(crate::Error::Snapshot(format!("the {} backend cannot load snapshot files", other.name()))),
     }
 }

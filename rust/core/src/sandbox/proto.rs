@@ -85,8 +85,9 @@ impl ProtoJSSandbox {
         let mut sandbox = JSSandbox::new(self.config.clone(), self.host_modules.clone());
         sandbox.handlers = spec.handlers.clone();
         let interrupt = sandbox.interrupt_handle();
-        let loaded =
-            run_watched(&interrupt.state, watchers, || backend::import(kind, spec, &saved.payload, &interrupt))?;
+        let loaded = run_watched(&interrupt.state, watchers, || {
+            backend::import(kind, spec, &saved.payload, &saved.decoded, &interrupt)
+        })?;
         Ok(LoadedJSSandbox::new(loaded, sandbox))
     }
 }

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -47,6 +47,10 @@ pub(crate) struct SavedSnapshot {
     pub handlers: BTreeMap<String, SavedScript>,
     pub imported_sources: BTreeMap<PathBuf, String>,
     pub payload: Vec<u8>,
+    /// What the backend decoded from `payload`, kept for the next sandbox
+    /// loaded from this snapshot (not part of the file).
+    #[serde(skip)]
+    pub decoded: OnceLock<crate::backend::BackendSnapshot>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -87,6 +91,7 @@ impl SavedSnapshot {
                 .collect(),
             imported_sources: imported.iter().map(|(path, source)| (path.clone(), source.to_string())).collect(),
             payload: exported.payload,
+            decoded: OnceLock::new(),
         })
     }
 

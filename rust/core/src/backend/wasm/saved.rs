@@ -65,44 +65,76 @@ pub(crate) fn export(snapshot: &BackendSnapshot) -> Option<Result<Exported>> {
     )
 }
 
+/// A payload decoded once per loaded file and shared by every sandbox
+/// started from it: each maps the same memory image copy-on-write, so a
+/// start copies nothing.
+struct Decoded {
+    image: Arc<MemoryImage>,
+    stack_pointer: i32,
+    handlers: Arc<HashMap<String, u32>>,
+    roots: BTreeMap<String, PathBuf>,
+}
+
+fn decode(spec: &LoadSpec, payload: &[u8]) -> Result<Decoded> {
+    let bad = |what: String| Error::Snapshot(format!("the wasm snapshot in the file is unusable: {what}"));
+    let payload: Payload = postcard::from_bytes(payload).map_err(|e| bad(e.to_string()))?;
+    let memory_len = usize::try_from(payload.memory_len).map_err(|e| bad(e.to_string()))?;
+    if memory_len % WASM_PAGE != 0 {
+        return Err(bad(format!("{memory_len} bytes of memory is not a whole number of wasm pages")));
+    }
+    if payload.handlers.keys().ne(spec.handlers.keys())
+        || payload.handlers.values().any(|&index| index as usize >= spec.handlers.len())
+    {
+        return Err(bad("its handler table does not match its handlers".into()));
+    }
+    let mut contents = vec![0u8; memory_len];
+    for (offset, bytes) in &payload.chunks {
+        let start = usize::try_from(*offset).map_err(|e| bad(e.to_string()))?;
+        let target = start
+            .checked_add(bytes.len())
+            .and_then(|end| contents.get_mut(start..end))
+            .ok_or_else(|| bad("a memory chunk lies outside the memory".into()))?;
+        target.copy_from_slice(bytes);
+    }
+    let image = MemoryImage::write(&contents).map_err(|e| Error::Snapshot(format!("cannot load: {e}")))?;
+    Ok(Decoded {
+        image: Arc::new(image),
+        stack_pointer: payload.stack_pointer,
+        handlers: Arc::new(payload.handlers.into_iter().collect()),
+        roots: payload.roots,
+    })
+}
+
 impl Wasm {
     /// A guest started fresh, then put in the saved state exactly as a
-    /// restore would (its handlers' load does not run again).
-    pub(crate) fn import(spec: Arc<LoadSpec>, payload: &[u8], interrupt: &InterruptHandle) -> Result<Self> {
-        let bad = |what: String| Error::Snapshot(format!("the wasm snapshot in the file is unusable: {what}"));
-        let payload: Payload = postcard::from_bytes(payload).map_err(|e| bad(e.to_string()))?;
-        let memory_len = usize::try_from(payload.memory_len).map_err(|e| bad(e.to_string()))?;
-        if memory_len % WASM_PAGE != 0 {
-            return Err(bad(format!("{memory_len} bytes of memory is not a whole number of wasm pages")));
-        }
-        if payload.handlers.keys().ne(spec.handlers.keys())
-            || payload.handlers.values().any(|&index| index as usize >= spec.handlers.len())
-        {
-            return Err(bad("its handler table does not match its handlers".into()));
-        }
-        let mut contents = vec![0u8; memory_len];
-        for (offset, bytes) in &payload.chunks {
-            let start = usize::try_from(*offset).map_err(|e| bad(e.to_string()))?;
-            let target = start
-                .checked_add(bytes.len())
-                .and_then(|end| contents.get_mut(start..end))
-                .ok_or_else(|| bad("a memory chunk lies outside the memory".into()))?;
-            target.copy_from_slice(bytes);
-        }
-        let image = MemoryImage::write(&contents).map_err(|e| Error::Snapshot(format!("cannot load: {e}")))?;
-        drop(contents);
-        let handlers: Arc<HashMap<String, u32>> = Arc::new(payload.handlers.into_iter().collect());
+    /// restore would (its handlers' load does not run again). `decoded`
+    /// keeps the decoded payload for the next sandbox from the same file.
+    pub(crate) fn import(
+        spec: Arc<LoadSpec>,
+        payload: &[u8],
+        decoded: &OnceLock<BackendSnapshot>,
+        interrupt: &InterruptHandle,
+    ) -> Result<Self> {
+        let cached = decoded.get().cloned().and_then(|any| any.downcast::<Decoded>().ok());
+        let saved = match cached {
+            Some(saved) => saved,
+            None => {
+                let fresh = Arc::new(decode(&spec, payload)?);
+                let _ = decoded.set(fresh.clone());
+                fresh
+            }
+        };
         on_host_stack(|| {
             let mut wasm = Self::start(spec.clone(), interrupt)?;
-            wasm.handlers = handlers.clone();
+            wasm.handlers = saved.handlers.clone();
             let mut modules = wasm.instance.state().modules.clone();
-            modules.set_roots(payload.roots);
+            modules.set_roots(saved.roots.clone());
             let snapshot: BackendSnapshot = Arc::new(WasmSnapshot {
-                memory: Arc::new(image),
-                stack_pointer: payload.stack_pointer,
+                memory: saved.image.clone(),
+                stack_pointer: saved.stack_pointer,
                 modules,
                 spec,
-                handlers,
+                handlers: saved.handlers.clone(),
             });
             crate::backend::Backend::restore(&mut wasm, &snapshot)?;
             Ok(wasm)

@@ -23,7 +23,12 @@ pub(crate) fn guest_identity() -> Result<String, String> {
 }
 
 impl Wasm {
-    pub(crate) fn import(_spec: Arc<LoadSpec>, _payload: &[u8], _interrupt: &InterruptHandle) -> Result<Self> {
+    pub(crate) fn import(
+        _spec: Arc<LoadSpec>,
+        _payload: &[u8],
+        _decoded: &std::sync::OnceLock<BackendSnapshot>,
+        _interrupt: &InterruptHandle,
+    ) -> Result<Self> {
         Err(Error::BackendUnavailable { backend: "wasm", reason: REASON.into() })
     }
 
