@@ -37,6 +37,7 @@ from .errors import (
 )
 from .monitor import CpuTimeMonitor, ExecutionMonitor, WallClockMonitor
 from .pool import SandboxPool
+from .snapshot_factory import SnapshotFactory
 from .sandbox import (
     InterruptHandle,
     JSSandbox,
@@ -59,6 +60,7 @@ __all__ = [
     "Snapshot",
     "InterruptHandle",
     "SandboxPool",
+    "SnapshotFactory",
     "ExecutionMonitor",
     "WallClockMonitor",
     "CpuTimeMonitor",

@@ -176,6 +176,23 @@ class ProtoJSSandbox:
     def load_runtime(self) -> JSSandbox:
         return JSSandbox(self._native.load_runtime())
 
+    def load_snapshot(self, snapshot: _native.Snapshot, monitor: MonitorSpec | None = None) -> LoadedJSSandbox:
+        """A loaded sandbox in ``snapshot``'s state — typically one read with
+        :meth:`Snapshot.load` — with the host functions registered here,
+        which must be exactly those (module and function names) the
+        snapshot's handlers were loaded with. The builder must name the
+        snapshot's backend and sizes. Anything else raises
+        :class:`SnapshotError` and leaves this sandbox usable; on success it
+        is consumed, as by :meth:`load_runtime`.
+
+        On wasm the handlers' load does not run again (the memory image is
+        put back); on in-process the snapshot *is* the load, which runs
+        (bound it with ``monitor`` as in :meth:`JSSandbox.get_loaded_sandbox`)."""
+        if monitor is None:
+            return LoadedJSSandbox(self._native.load_snapshot(snapshot, None, _watch_sigint()))
+        native = _monitored("<load>", monitor, lambda spec: self._native.load_snapshot(snapshot, spec, _watch_sigint()))
+        return LoadedJSSandbox(native)
+
 
 class JSSandbox:
     """A sandbox with its host functions, collecting handlers."""
@@ -372,7 +389,9 @@ class LoadedJSSandbox:
         """The sandbox's state to :meth:`restore` later. The wasm and
         hyperlight backends capture it exactly, at any time; the in-process
         backend captures the freshly loaded state only, so it refuses once a
-        handler has run (until the next restore)."""
+        handler has run (until the next restore). ``snapshot.save(path)``
+        writes it to a file (wasm and in-process) that
+        :meth:`ProtoJSSandbox.load_snapshot` starts new sandboxes from."""
         return self._native.snapshot()
 
     def restore(self, snapshot: _native.Snapshot) -> None:

@@ -125,6 +125,30 @@ impl ProtoJSSandbox {
         proto.register(module, name, host_function(adapter, self.escape.clone())).map_err(|e| to_py(py, e))
     }
 
+    /// A loaded sandbox in `snapshot`'s state, with this sandbox's host
+    /// functions (the same names the snapshot's handlers were loaded with).
+    /// Consumes this sandbox on success; on failure it stays usable.
+    #[pyo3(signature = (snapshot, monitor=None, sigint=false))]
+    fn load_snapshot(
+        &self,
+        py: Python<'_>,
+        snapshot: &Snapshot,
+        monitor: Option<&Bound<'_, PyAny>>,
+        sigint: bool,
+    ) -> PyResult<LoadedJSSandbox> {
+        let list = monitor.map(monitor_list).transpose()?;
+        // Before the lock: checking signals runs Python handlers.
+        let watchers = watchers(py, list.as_ref(), sigint)?;
+        let mut guard = lock(py, &self.inner)?;
+        let proto = live(py, &mut guard, "ProtoJSSandbox", "load_runtime")?;
+        let proto_ref: &core::ProtoJSSandbox = proto;
+        let loaded = py.detach(|| proto_ref.load_snapshot_watched(&snapshot.0, watchers));
+        let loaded = loaded.or_else(|e| failure(py, &self.escape, e))?;
+        guard.take();
+        self.escape.bind(loaded.interrupt_handle());
+        Ok(LoadedJSSandbox::new(loaded, self.escape.clone()))
+    }
+
     fn load_runtime(&self, py: Python<'_>) -> PyResult<JSSandbox> {
         let mut guard = lock(py, &self.inner)?;
         let proto = guard.take().ok_or_else(|| consumed(py, "ProtoJSSandbox", "load_runtime"))?;
@@ -284,6 +308,40 @@ impl LoadedJSSandbox {
 
 #[pyclass(frozen, module = "hyperlight_js._native")]
 pub struct Snapshot(core::Snapshot);
+
+#[pymethods]
+impl Snapshot {
+    /// Writes a self-contained, digest-sealed file (GIL released).
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| self.0.save(&path)).map_err(|e| to_py(py, e))
+    }
+
+    /// Reads and checks a file `save()` wrote (GIL released).
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        py.detach(|| core::Snapshot::load(&path)).map(Self).map_err(|e| to_py(py, e))
+    }
+
+    #[getter]
+    fn backend(&self) -> &'static str {
+        self.0.backend_name()
+    }
+
+    #[getter]
+    fn heap_size(&self) -> usize {
+        self.0.heap_size()
+    }
+
+    #[getter]
+    fn scratch_size(&self) -> usize {
+        self.0.stack_size()
+    }
+
+    #[getter]
+    fn from_file(&self) -> bool {
+        self.0.from_file()
+    }
+}
 
 #[pyclass(frozen, module = "hyperlight_js._native")]
 pub struct InterruptHandle(core::InterruptHandle);

@@ -72,3 +72,59 @@ pub(crate) fn load(kind: BackendKind, spec: Arc<LoadSpec>, interrupt: &Interrupt
         }),
     }
 }
+
+/// A snapshot turned into what a file can hold: the load it belongs to,
+/// and the backend's own bytes (see `sandbox::snapshot_file` for the file).
+pub(crate) struct Exported {
+    pub kind: BackendKind,
+    pub spec: Arc<LoadSpec>,
+    pub payload: Vec<u8>,
+}
+
+/// Exports a snapshot for a file, through the backend that took it.
+pub(crate) fn export(snapshot: &BackendSnapshot) -> Result<Exported> {
+    if let Some(exported) = in_process::export(snapshot) {
+        return exported;
+    }
+    #[cfg(feature = "wasm")]
+    if let Some(exported) = wasm::export(snapshot) {
+        return exported;
+    }
+    // The hyperlight backend's snapshot is hyperlight-js's in-memory VM
+    // snapshot, which that crate (0.4) gives no way to write out or read.
+    Err(crate::Error::Snapshot(format!(
+        "this backend's snapshots cannot be saved to a file (only the wasm and in-process backends' can{})",
+        if cfg!(feature = "hyperlight") { "; hyperlight-js gives no way to persist a micro-VM snapshot" } else { "" }
+    )))
+}
+
+/// Builds a backend of `kind` in the state a file's payload describes;
+/// the backend may keep what it decoded in `decoded` for the next one.
+pub(crate) fn import(
+    kind: BackendKind,
+    spec: Arc<LoadSpec>,
+    payload: &[u8],
+    decoded: &std::sync::OnceLock<BackendSnapshot>,
+    interrupt: &InterruptHandle,
+) -> Result<Box<dyn Backend>> {
+    match kind {
+        BackendKind::InProcess => Ok(Box::new(in_process::InProcess::import(spec, payload, interrupt)?)),
+        #[cfg(feature = "wasm")]
+        BackendKind::Wasm => Ok(Box::new(wasm::Wasm::import(spec, payload, decoded, interrupt)?)),
+        other => Err(crate::Error::Snapshot(format!("the {} backend cannot load snapshot files", other.name()))),
+    }
+}
+
+/// Names the guest code a payload is only valid for.
+pub(crate) fn guest_identity(kind: BackendKind) -> Result<String> {
+    match kind {
+        // The engine is compiled into this package, whose version the file
+        // already records.
+        BackendKind::InProcess => Ok("quickjs-ng (rquickjs, in this package)".to_owned()),
+        #[cfg(feature = "wasm")]
+        BackendKind::Wasm => {
+            wasm::guest_identity().map_err(|reason| crate::Error::BackendUnavailable { backend: "wasm", reason })
+        }
+        other => Err(crate::Error::Snapshot(format!("the {} backend cannot load snapshot files", other.name()))),
+    }
+}

@@ -28,11 +28,48 @@ pub struct LoadedJSSandbox {
 /// A sandbox's whole state to return to, handlers included; only the
 /// sandbox that took it accepts it (also after it was unloaded, edited and
 /// loaded again: restoring then brings back the handlers it captured).
+///
+/// A snapshot can also be saved to a file and loaded in another process
+/// (see [`snapshot_file`](super::snapshot_file)); one loaded from a file
+/// belongs to no sandbox and starts new ones.
 #[derive(Clone)]
 pub struct Snapshot {
-    sandbox_id: u64,
-    handlers: Arc<BTreeMap<String, Script>>,
-    data: BackendSnapshot,
+    pub(super) sandbox_id: u64,
+    pub(super) handlers: Arc<BTreeMap<String, Script>>,
+    pub(super) data: BackendSnapshot,
+    pub(super) info: SnapshotInfo,
+}
+
+/// The `sandbox_id` of a snapshot read from a file (sandboxes count from 1).
+pub(super) const FROM_FILE: u64 = 0;
+
+/// What a sandbox must be built with to load a snapshot.
+#[derive(Clone, Copy)]
+pub(super) struct SnapshotInfo {
+    pub backend: &'static str,
+    pub heap_size: usize,
+    pub stack_size: usize,
+}
+
+impl Snapshot {
+    /// The backend that took it (`"wasm"`, `"in-process"`, `"hyperlight"`).
+    pub fn backend_name(&self) -> &'static str {
+        self.info.backend
+    }
+
+    pub fn heap_size(&self) -> usize {
+        self.info.heap_size
+    }
+
+    pub fn stack_size(&self) -> usize {
+        self.info.stack_size
+    }
+
+    /// Whether it was read from a file (it then starts new sandboxes and
+    /// is not restored into existing ones).
+    pub fn from_file(&self) -> bool {
+        self.sandbox_id == FROM_FILE
+    }
 }
 
 /// Per-call settings beyond the handler and event.
@@ -91,7 +128,17 @@ impl LoadedJSSandbox {
         if self.poisoned() {
             return Err(Error::Poisoned);
         }
-        Ok(Snapshot { sandbox_id: self.unloaded.id, handlers: self.handlers.clone(), data: self.backend.snapshot()? })
+        let info = SnapshotInfo {
+            backend: self.backend.name(),
+            heap_size: self.unloaded.config.heap_size,
+            stack_size: self.unloaded.config.stack_size,
+        };
+        Ok(Snapshot {
+            sandbox_id: self.unloaded.id,
+            handlers: self.handlers.clone(),
+            data: self.backend.snapshot()?,
+            info,
+        })
     }
 
     /// Returns to `snapshot` and clears the poison. The state comes back
@@ -100,6 +147,13 @@ impl LoadedJSSandbox {
     /// others since (and those are gone). A failed restore leaves the
     /// sandbox as it was.
     pub fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        if snapshot.from_file() {
+            return Err(Error::Snapshot(
+                "a snapshot loaded from a file starts new sandboxes (ProtoJSSandbox.load_snapshot()); it is not \
+                 restored into an existing one"
+                    .into(),
+            ));
+        }
         if snapshot.sandbox_id != self.unloaded.id {
             return Err(Error::Snapshot("this snapshot was taken from a different sandbox".into()));
         }

@@ -10,6 +10,7 @@ mod builder;
 mod js;
 mod loaded;
 mod proto;
+pub mod snapshot_file;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1,7 +1,11 @@
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use super::{HostFunction, JSSandbox, SandboxConfig};
+use super::snapshot_file::{host_module_names, load_spec};
+use super::{HostFunction, JSSandbox, LoadedJSSandbox, SandboxConfig, Snapshot};
+use crate::backend;
 use crate::error::{Error, Result};
+use crate::monitor::{run_watched, Watchers};
 
 /// A sandbox that is still collecting host functions.
 pub struct ProtoJSSandbox {
@@ -35,10 +39,72 @@ impl ProtoJSSandbox {
     pub fn load_runtime(self) -> Result<JSSandbox> {
         Ok(JSSandbox::new(self.config, self.host_modules))
     }
+
+    /// A loaded sandbox in the state of `snapshot` (read from a file, or
+    /// taken by another sandbox), with this sandbox's host functions and
+    /// print sink, without running the handlers' load again (wasm; the
+    /// in-process backend's snapshot *is* its load, which runs).
+    ///
+    /// Refused ([`Error::Snapshot`]) unless this sandbox is built for the
+    /// same backend and sizes and registers exactly the host functions the
+    /// snapshot's handlers were loaded with. On failure this sandbox is
+    /// left as it was.
+    pub fn load_snapshot(&self, snapshot: &Snapshot) -> Result<LoadedJSSandbox> {
+        self.load_snapshot_watched(snapshot, Watchers::default())
+    }
+
+    /// Like [`load_snapshot`](Self::load_snapshot), raced against monitors.
+    pub fn load_snapshot_watched(&self, snapshot: &Snapshot, watchers: Watchers<'_>) -> Result<LoadedJSSandbox> {
+        let saved = snapshot.saved()?;
+        let kind = saved.kind()?;
+        let mine = self.config.backend.resolve()?;
+        if kind != mine {
+            return Err(Error::Snapshot(format!(
+                "the snapshot is of the {} backend; this sandbox is built for {}",
+                kind.name(),
+                mine.name()
+            )));
+        }
+        let sizes = (saved.heap_size as usize, saved.stack_size as usize);
+        if sizes != (self.config.heap_size, self.config.stack_size) {
+            return Err(Error::Snapshot(format!(
+                "the snapshot was taken with a guest heap of {} and scratch of {} bytes; this sandbox is built \
+                 with {} and {}",
+                sizes.0, sizes.1, self.config.heap_size, self.config.stack_size
+            )));
+        }
+        let registered = host_module_names(&self.host_modules);
+        if registered != saved.host_modules {
+            return Err(Error::Snapshot(format!(
+                "the snapshot's handlers were loaded with host functions {}; this sandbox registers {}",
+                describe(&saved.host_modules),
+                describe(&registered)
+            )));
+        }
+        let spec = Arc::new(load_spec(&saved, self.host_modules.clone(), self.config.print.clone()));
+        let mut sandbox = JSSandbox::new(self.config.clone(), self.host_modules.clone());
+        sandbox.handlers = spec.handlers.clone();
+        let interrupt = sandbox.interrupt_handle();
+        let loaded = run_watched(&interrupt.state, watchers, || {
+            backend::import(kind, spec, &saved.payload, &saved.decoded, &interrupt)
+        })?;
+        Ok(LoadedJSSandbox::new(loaded, sandbox))
+    }
 }
 
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c == '_' || c == '$' || c.is_alphabetic())
         && chars.all(|c| c == '_' || c == '$' || c.is_alphanumeric())
+}
+
+fn describe(modules: &BTreeMap<String, Vec<String>>) -> String {
+    if modules.is_empty() {
+        return "(none)".into();
+    }
+    let names: Vec<String> = modules
+        .iter()
+        .flat_map(|(module, functions)| functions.iter().map(move |function| format!("{module}.{function}")))
+        .collect();
+    names.join(", ")
 }

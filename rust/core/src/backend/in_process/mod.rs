@@ -40,6 +40,22 @@ impl InProcess {
         let engine = Engine::build(spec.clone(), interrupt)?;
         Ok(Self { spec, interrupt: interrupt.clone(), engine, ran_handlers: false })
     }
+
+    /// From a snapshot file: the load recipe is the whole snapshot, so the
+    /// payload is empty and loading it is a load (from the sources saved).
+    pub(crate) fn import(spec: Arc<LoadSpec>, payload: &[u8], interrupt: &InterruptHandle) -> Result<Self> {
+        if !payload.is_empty() {
+            return Err(Error::Snapshot("the in-process snapshot file carries an unexpected payload".into()));
+        }
+        Self::load(spec, interrupt)
+    }
+}
+
+/// For a snapshot file: this backend's snapshot is its load recipe, which
+/// the file holds outside the payload.
+pub(super) fn export(snapshot: &BackendSnapshot) -> Option<Result<super::Exported>> {
+    let LoadedState(spec) = snapshot.downcast_ref::<LoadedState>()?;
+    Some(Ok(super::Exported { kind: super::BackendKind::InProcess, spec: spec.clone(), payload: Vec::new() }))
 }
 
 impl Backend for InProcess {

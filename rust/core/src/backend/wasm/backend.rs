@@ -20,11 +20,11 @@ use crate::interrupt::{CallState, InterruptHandle};
 const HANDLER_EXPORT: &str = "\n;export { handler as __hyperlight_handler };\n";
 
 pub struct Wasm {
-    spec: Arc<LoadSpec>,
-    instance: Instance,
+    pub(super) spec: Arc<LoadSpec>,
+    pub(super) instance: Instance,
     /// Handler name → the guest's handler number. It describes the guest's
     /// memory, so it is part of every snapshot and comes back with it.
-    handlers: Arc<HashMap<String, u32>>,
+    pub(super) handlers: Arc<HashMap<String, u32>>,
     /// Set when a restore failed part-way: the guest's memory is then
     /// neither the old state nor the snapshot, and every call fails (which
     /// poisons the sandbox) until a restore succeeds.
@@ -35,12 +35,12 @@ pub struct Wasm {
 /// view of them: which handler is which number, which files its modules may
 /// import, and the load they came from (a snapshot taken before `unload()`
 /// brings all of it back into the reloaded sandbox, never a mix).
-struct WasmSnapshot {
-    memory: Arc<MemoryImage>,
-    stack_pointer: i32,
-    modules: Modules,
-    spec: Arc<LoadSpec>,
-    handlers: Arc<HashMap<String, u32>>,
+pub(super) struct WasmSnapshot {
+    pub(super) memory: Arc<MemoryImage>,
+    pub(super) stack_pointer: i32,
+    pub(super) modules: Modules,
+    pub(super) spec: Arc<LoadSpec>,
+    pub(super) handlers: Arc<HashMap<String, u32>>,
 }
 
 /// Compiles the guest and starts one QuickJS in it, once per process.
@@ -66,12 +66,8 @@ pub(super) fn probe() -> Result<(), String> {
 
 impl Wasm {
     pub(crate) fn load(spec: Arc<LoadSpec>, interrupt: &InterruptHandle) -> Result<Self> {
-        let shared = engine::shared().map_err(|reason| Error::BackendUnavailable { backend: "wasm", reason })?;
-        let engine = shared.engine.clone();
-        interrupt.state.set_kill_hook(Some(Arc::new(move || engine.increment_epoch())));
-        let calls = interrupt.state.clone();
         on_host_stack(|| {
-            let mut instance = Instance::start(shared, spec.clone(), calls)?;
+            let Self { mut instance, .. } = Self::start(spec.clone(), interrupt)?;
             let mut handlers = HashMap::new();
             for (index, (name, script)) in spec.handlers.iter().enumerate() {
                 let module = module_name(name, script);
@@ -83,6 +79,16 @@ impl Wasm {
             }
             Ok(Self { spec, instance, handlers: Arc::new(handlers), broken: false })
         })
+    }
+
+    /// A guest with QuickJS started and no handler loaded, stopped by
+    /// `interrupt`. Runs guest code: call it on the host stack.
+    pub(super) fn start(spec: Arc<LoadSpec>, interrupt: &InterruptHandle) -> Result<Self> {
+        let shared = engine::shared().map_err(|reason| Error::BackendUnavailable { backend: "wasm", reason })?;
+        let engine = shared.engine.clone();
+        interrupt.state.set_kill_hook(Some(Arc::new(move || engine.increment_epoch())));
+        let instance = Instance::start(shared, spec.clone(), interrupt.state.clone())?;
+        Ok(Self { spec, instance, handlers: Arc::default(), broken: false })
     }
 }
 

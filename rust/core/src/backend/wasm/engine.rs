@@ -40,11 +40,17 @@ pub(super) fn shared() -> Result<&'static Shared, String> {
     SHARED.get_or_init(build).as_ref().map_err(Clone::clone)
 }
 
-fn build() -> Result<Shared, String> {
+/// The guest module's bytes, or why it was not built.
+pub(super) fn guest() -> Result<&'static [u8], String> {
     if GUEST.is_empty() {
         let reason = if GUEST_MISSING.is_empty() { "the wasm guest was not built" } else { GUEST_MISSING };
         return Err(reason.to_owned());
     }
+    Ok(GUEST)
+}
+
+fn build() -> Result<Shared, String> {
+    guest()?;
     let mut config = Config::new();
     config
         .epoch_interruption(true)

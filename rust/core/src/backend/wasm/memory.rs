@@ -307,7 +307,16 @@ impl MemoryImage {
         self.len
     }
 
-    fn write(contents: &[u8]) -> Result<Self, MemoryError> {
+    /// The memory as the image holds it.
+    pub(crate) fn contents(&self) -> &[u8] {
+        if self.view.is_null() {
+            return &[];
+        }
+        // SAFETY: the view maps `len` bytes, read-only, for the image's life.
+        unsafe { std::slice::from_raw_parts(self.view, self.len) }
+    }
+
+    pub(crate) fn write(contents: &[u8]) -> Result<Self, MemoryError> {
         // SAFETY: the name is a NUL-terminated literal.
         let raw = unsafe { libc::memfd_create(c"hyperlight-js-wasm-snapshot".as_ptr(), libc::MFD_CLOEXEC) };
         if raw < 0 {

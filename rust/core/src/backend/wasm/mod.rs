@@ -18,6 +18,9 @@
 //!   before an unload brings its own handlers back. A restore copies back
 //!   only the pages written since (see [`memory`]), and gives Math.random a
 //!   new seed, which would otherwise come back with the memory.
+//! - **Snapshot files** hold that same state (see [`saved`]): loading one
+//!   starts a fresh guest and restores it, without running the handlers'
+//!   load again.
 //! - **Cost**: the module is compiled once per process ([`engine`]); a
 //!   sandbox instantiates it and starts QuickJS in about a millisecond.
 //!
@@ -56,11 +59,17 @@ pub(crate) use sizes::{MIN_HEAP_SIZE, MIN_SCRATCH_SIZE};
 mod backend;
 #[cfg(target_os = "linux")]
 pub use backend::Wasm;
+#[cfg(target_os = "linux")]
+mod saved;
+#[cfg(target_os = "linux")]
+pub(crate) use saved::{export, guest_identity};
 
 #[cfg(not(target_os = "linux"))]
 mod unsupported;
 #[cfg(not(target_os = "linux"))]
 pub use unsupported::Wasm;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use unsupported::{export, guest_identity};
 
 /// Whether the backend can run here; the first call compiles the guest and
 /// starts one to be sure, so the answer is cached.

@@ -58,6 +58,15 @@ impl Modules {
         Self { host_modules, roots, sources: spec.imported_sources.clone(), budget: spec.heap_size }
     }
 
+    /// Which directory each module may import from (for a snapshot file).
+    pub(super) fn roots(&self) -> std::collections::BTreeMap<String, PathBuf> {
+        self.roots.iter().map(|(module, root)| (module.clone(), root.clone())).collect()
+    }
+
+    pub(super) fn set_roots(&mut self, roots: std::collections::BTreeMap<String, PathBuf>) {
+        self.roots = roots.into_iter().collect();
+    }
+
     /// The module `name` imported from module `base` refers to, or why it
     /// cannot be imported.
     pub(super) fn resolve(&mut self, base: &str, name: &str) -> Result<String, String> {

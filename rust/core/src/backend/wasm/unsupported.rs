@@ -13,7 +13,25 @@ pub(super) const REASON: &str = "the wasm backend is built for Linux hosts only"
 /// Never constructed: [`Wasm::load`] always reports the backend unavailable.
 pub enum Wasm {}
 
+/// No wasm snapshot exists here to export.
+pub(crate) fn export(_snapshot: &BackendSnapshot) -> Option<Result<crate::backend::Exported>> {
+    None
+}
+
+pub(crate) fn guest_identity() -> Result<String, String> {
+    Err(REASON.into())
+}
+
 impl Wasm {
+    pub(crate) fn import(
+        _spec: Arc<LoadSpec>,
+        _payload: &[u8],
+        _decoded: &std::sync::OnceLock<BackendSnapshot>,
+        _interrupt: &InterruptHandle,
+    ) -> Result<Self> {
+        Err(Error::BackendUnavailable { backend: "wasm", reason: REASON.into() })
+    }
+
     pub(crate) fn load(_spec: Arc<LoadSpec>, _interrupt: &InterruptHandle) -> Result<Self> {
         Err(Error::BackendUnavailable { backend: "wasm", reason: REASON.into() })
     }
