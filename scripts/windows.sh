@@ -16,8 +16,11 @@
 #   standard library for Windows is built from source (build-std) with
 #   Debian's rustc-web/cargo-web 1.96 and the sources of that release
 #   (rust-web-src); QuickJS's C sources and the link use mingw-w64.
-# - The test binaries are built with the release profile and the wheel's
-#   features, so they share every dependency with the wheel's build.
+# - The test binaries (release profile, with the micro-VM backend, so it is
+#   compiled and linked for Windows) and the wheel (without it: see below)
+#   are two builds of the dependency graph; even with equal features they
+#   could not share it, as the tests' dev-dependencies change how cargo
+#   unifies features, and so every dependency's hash. Both are cached.
 # - Wine 8 lacks bcryptprimitives.dll (ProcessPrng, which Rust's std needs;
 #   Windows 10 and later always have it): a stand-in forwarding to
 #   BCryptGenRandom (scripts/windows/bcryptprimitives.c) is built into the
@@ -90,7 +93,8 @@ BUILD_NICE=(nice -n 10)
 
 # --- the core's test binaries -------------------------------------------------
 TESTS_JSON=$WORK/test-binaries.json
-"${BUILD_NICE[@]}" /usr/bin/cargo test --quiet --no-run --release --target "$TARGET" \
+# --lib --tests: the examples would be one more LTO link each.
+"${BUILD_NICE[@]}" /usr/bin/cargo test --quiet --no-run --release --target "$TARGET" --lib --tests \
     -p hyperlight-js-core --features "$FEATURES" --message-format=json-render-diagnostics >"$TESTS_JSON"
 mapfile -t TEST_BINARIES < <("$PY_HOST" -c 'import json, sys
 for line in open(sys.argv[1]):
