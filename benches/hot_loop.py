@@ -7,7 +7,9 @@ benchmarks themselves interleave too much to profile):
 Cases: ``round-trip`` (no-op ``handle_event``, default GC), ``round-trip-no-gc``
 (``gc=False``), ``monitored-no-gc`` (the same under ``(WallClockMonitor(5),
 CpuTimeMonitor(5))``, which never fire), ``work`` (the parallelism
-benchmark's ~50 µs handler). The backend is ``HLJS_BENCH_BACKEND``'s, as in
+benchmark's ~50 µs handler), ``builtins-no-gc`` (array and string built-ins
+whose C loops poll the interrupt: sort, reverse, slice, splice, join, JSON,
+repeat, pad). The backend is ``HLJS_BENCH_BACKEND``'s, as in
 the benchmarks. Prints the mean time per call.
 
 ``hot_loop.py threads N`` runs the parallelism benchmark's loop on N threads
@@ -26,11 +28,18 @@ from hyperlight_js import CpuTimeMonitor, WallClockMonitor
 
 NOOP = "function handler(e) { return e }"
 WORK = "function handler(e) { let s = 0; for (let i = 0; i < 1000; i++) s += i * e.a; return { s } }"
+# Array and string built-ins whose C loops poll the interrupt (vendor/README.md).
+BUILTINS = (
+    "const base = []; for (let i = 0; i < 300; i++) base.push((i * 7919) % 1000);"
+    " function handler(e) { const a = base.slice().reverse().sort(); a.splice(10, 5); a.unshift(e.a);"
+    " return { n: a.concat(base).join(',').length + JSON.stringify(a).length + 'ab'.repeat(100).padEnd(300).length } }"
+)
 CASES = {
     "round-trip": (NOOP, '{"a":1}', True, False),
     "round-trip-no-gc": (NOOP, '{"a":1}', False, False),
     "monitored-no-gc": (NOOP, '{"a":1}', False, True),
     "work": (WORK, '{"a":1}', True, False),
+    "builtins-no-gc": (BUILTINS, '{"a":1}', False, False),
 }
 
 

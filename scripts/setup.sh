@@ -39,8 +39,27 @@ fi
 # then embeds it (HYPERLIGHT_JS_RUNTIME_PATH) in the wheel.
 HYPERLIGHT_JS_RUNTIME_PATH=$(bash scripts/build-hyperlight-guest.sh)
 export HYPERLIGHT_JS_RUNTIME_PATH
-rm -rf dist
-.venv/bin/maturin build --release --quiet --out dist --features hyperlight
-wheel=$(ls dist/hyperlight_js-*-abi3-*.whl)
+# The release wheel is built once per source tree: the demo and the test
+# command both call this script, and a second `maturin build` of the same
+# tree costs minutes on two cores. The key covers every file the wheel is
+# built from (tracked or not, ignoring what .gitignore ignores), the guest
+# and the compiler.
+key=$( {
+    git ls-files -co --exclude-standard -- rust python vendor Cargo.toml Cargo.lock pyproject.toml README.md \
+        | LC_ALL=C sort | while IFS= read -r f; do [ -f "$f" ] && printf '%s\0' "$f"; done | xargs -0 sha256sum
+    sha256sum "$HYPERLIGHT_JS_RUNTIME_PATH"
+    rustc -vV
+} | sha256sum | cut -c1-32)
+wheel=$(ls dist/hyperlight_js-*-abi3-linux*.whl 2>/dev/null | head -n 1 || true)
+if [ -n "$wheel" ] && [ "$(cat dist/.source-key 2>/dev/null)" = "$key" ]; then
+    echo "setup: the wheel in dist/ is built from this source tree; reusing it"
+else
+    rm -f dist/hyperlight_js-*-abi3-linux*.whl dist/.source-key
+    start=$(date +%s)
+    .venv/bin/maturin build --release --quiet --out dist --features hyperlight
+    echo "setup: built the release wheel in $(( $(date +%s) - start )) s"
+    echo "$key" > dist/.source-key
+    wheel=$(ls dist/hyperlight_js-*-abi3-linux*.whl)
+fi
 .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheel"
 echo "setup: installed $(basename "$wheel")"

@@ -26,13 +26,17 @@ from .errors import (
     InternalError,
     InvalidEventError,
     MonitorStartError,
+    PoolClosedError,
+    PoolExhaustedError,
     ResultNotSerializableError,
     SandboxBusyError,
     SandboxConsumedError,
     SandboxPoisonedError,
     SnapshotError,
+    WorkerLostError,
 )
 from .monitor import CpuTimeMonitor, ExecutionMonitor, WallClockMonitor
+from .pool import SandboxPool
 from .sandbox import (
     InterruptHandle,
     JSSandbox,
@@ -54,6 +58,7 @@ __all__ = [
     "Script",
     "Snapshot",
     "InterruptHandle",
+    "SandboxPool",
     "ExecutionMonitor",
     "WallClockMonitor",
     "CpuTimeMonitor",
@@ -73,4 +78,7 @@ __all__ = [
     "BackendUnavailableError",
     "HypervisorUnavailableError",
     "InternalError",
+    "PoolExhaustedError",
+    "PoolClosedError",
+    "WorkerLostError",
 ]

@@ -7,6 +7,9 @@ with :class:`SandboxPoisonedError` until ``restore(snapshot)``.
 
 from __future__ import annotations
 
+import pickle
+from typing import Any
+
 __all__ = [
     "HyperlightError",
     "GuestError",
@@ -24,11 +27,31 @@ __all__ = [
     "BackendUnavailableError",
     "HypervisorUnavailableError",
     "InternalError",
+    "PoolExhaustedError",
+    "PoolClosedError",
+    "WorkerLostError",
 ]
 
 
 class HyperlightError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose.
+
+    Every one pickles with its attributes (so it crosses process and machine
+    boundaries, e.g. a Ray cluster, as the same type with the same
+    ``monitor``, ``stack``...), and with its ``__cause__`` when that pickles.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = dict(self.__dict__)
+        cause = self.__cause__
+        if cause is not None:
+            try:
+                pickle.dumps(cause)
+            except Exception:
+                # A host exception that cannot travel: keep what it said.
+                cause = RuntimeError(f"{type(cause).__name__}: {cause}")
+            state["__cause__"] = cause
+        return (type(self), self.args, state)
 
 
 class GuestError(HyperlightError):
@@ -122,3 +145,30 @@ class HypervisorUnavailableError(BackendUnavailableError):
 
 class InternalError(HyperlightError):
     """A fault inside hyperlight_js itself, contained. The sandbox is poisoned."""
+
+
+class PoolExhaustedError(HyperlightError):
+    """No sandbox (or Ray actor slot) of a pool became free within the
+    checkout timeout (``timeout``, seconds). Nothing ran."""
+
+    def __init__(self, message: str, timeout: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.timeout = timeout
+
+
+class PoolClosedError(HyperlightError):
+    """The pool was closed (before or while this call waited for a sandbox).
+    Nothing ran."""
+
+
+class WorkerLostError(HyperlightError):
+    """The Ray worker process running the call died (it exited, was killed,
+    or its node left the cluster) before the result came back. Whether the
+    handler ran, and how far, is unknown. The pool replaces the worker.
+    ``actor`` is the index of the lost actor in its ``RayPool``."""
+
+    def __init__(self, message: str, actor: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.actor = actor

@@ -1,5 +1,6 @@
 """``monitor_terminations_total{monitor_type=...}``: handlers ended by each
-kind of monitor, counted in the Rust kill path.
+kind of monitor, counted in the Rust kill path; and each live
+``SandboxPool``'s ``stats()`` as ``sandbox_pool_*{pool=<name>}``.
 
 With ``prometheus_client`` installed, importing ``hyperlight_js`` registers
 a collector on its default registry, so the counter appears on any
@@ -9,12 +10,21 @@ a collector on its default registry, so the counter appears on any
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from . import _native
 
-__all__ = ["monitor_terminations", "MonitorTerminationsCollector", "register_prometheus_collector"]
+__all__ = [
+    "monitor_terminations",
+    "MonitorTerminationsCollector",
+    "register_prometheus_collector",
+    "PoolCollector",
+    "register_pool_collector",
+    "track_pool",
+]
 
 
 def monitor_terminations() -> dict[str, int]:
@@ -53,12 +63,72 @@ def register_prometheus_collector(registry: Any = None) -> MonitorTerminationsCo
     return collector
 
 
+class _Pool(Protocol):
+    name: str
+
+    def stats(self) -> dict[str, int]: ...
+
+
+_pools_lock = threading.Lock()
+_pools: weakref.WeakSet[_Pool] = weakref.WeakSet()
+
+# stats() key -> (metric name, help, is a counter)
+_POOL_METRICS = {
+    "size": ("sandbox_pool_size", "Sandboxes in the pool (idle and busy).", False),
+    "idle": ("sandbox_pool_idle", "Sandboxes ready for a call.", False),
+    "busy": ("sandbox_pool_busy", "Sandboxes checked out.", False),
+    "waiting": ("sandbox_pool_waiting", "Callers waiting for a sandbox.", False),
+    "created": ("sandbox_pool_created", "Sandboxes made by the pool's factory.", True),
+    "restores": ("sandbox_pool_restores", "Sandboxes restored to their clean snapshot.", True),
+    "replaced": ("sandbox_pool_replaced", "Sandboxes replaced because their restore failed.", True),
+    "terminations": ("sandbox_pool_terminations", "Calls ended by a monitor or a kill.", True),
+    "calls": ("sandbox_pool_calls", "Checkouts returned to the pool.", True),
+}
+
+
+def track_pool(pool: _Pool) -> None:
+    """Report ``pool`` (anything with ``name`` and ``stats()``) while it lives."""
+    with _pools_lock:
+        _pools.add(pool)
+
+
+class PoolCollector:
+    """A prometheus_client collector for every live pool, labelled ``pool``."""
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        with _pools_lock:
+            pools = sorted(_pools, key=lambda pool: pool.name)
+        samples = [(pool.name, pool.stats()) for pool in pools]
+        for key, (name, documentation, counter) in _POOL_METRICS.items():
+            family = (CounterMetricFamily if counter else GaugeMetricFamily)(name, documentation, labels=["pool"])
+            for pool_name, stats in samples:
+                family.add_metric([pool_name], stats[key])
+            yield family
+
+    def describe(self) -> Iterator[Any]:
+        return iter(())
+
+
+def register_pool_collector(registry: Any = None) -> PoolCollector:
+    """Register the pool collector on ``registry`` (default: the global one)."""
+    if registry is None:
+        from prometheus_client import REGISTRY
+
+        registry = REGISTRY
+    collector = PoolCollector()
+    registry.register(collector)
+    return collector
+
+
 def _register_default() -> None:
     try:
         import prometheus_client  # noqa: F401
     except ImportError:
         return
     register_prometheus_collector()
+    register_pool_collector()
 
 
 _register_default()

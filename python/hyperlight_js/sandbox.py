@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import importlib
+import re
 import signal
 import threading
 from collections.abc import Callable
@@ -49,8 +50,28 @@ logging.getLogger("hyperlight_js").addHandler(logging.NullHandler())
 _MAIN_THREAD_ID = threading.main_thread().ident
 
 
+# Guest text must not drive the terminal it is printed on: ESC sequences
+# could move the cursor, rewrite earlier lines, retitle the window or hide
+# text, and bidirectional overrides could reorder what is shown. Every C0
+# and C1 control (tab and newline excepted), DEL, and the bidi controls
+# are shown escaped instead. Only the default print function does this: a
+# print function the user passes gets the guest's text unchanged.
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
 def _print_line(line: str) -> None:
-    print(line)
+    print(_TERMINAL_CONTROLS.sub(_escape_control, line))
+
+
+# The largest size the native side can hold (a usize on 64-bit hosts); a
+# size the chosen backend cannot honour is refused by build(), naming its
+# minimum.
+_MAX_SIZE = 2**64 - 1
 
 
 def _positive_size(value: int, what: str) -> int:
@@ -58,6 +79,8 @@ def _positive_size(value: int, what: str) -> int:
         raise TypeError(f"{what} must be an int number of bytes, not {type(value).__name__}")
     if value <= 0:
         raise ValueError(f"{what} must be greater than zero, got {value}")
+    if value > _MAX_SIZE:
+        raise ValueError(f"{what} must fit in 64 bits, got {value}")
     return value
 
 
@@ -96,13 +119,17 @@ class SandboxBuilder:
         return self
 
     def with_guest_heap_size(self, size: int) -> SandboxBuilder:
-        """The guest's heap limit in bytes (default 64 MiB)."""
+        """The guest's heap limit in bytes (default 64 MiB). :meth:`build`
+        raises ``ValueError`` naming the minimum when the backend cannot run
+        with so little."""
         self._heap_size = _positive_size(size, "guest heap size")
         return self
 
     def with_guest_scratch_size(self, size: int) -> SandboxBuilder:
         """The guest's stack limit in bytes (default 1 MiB; never more than
-        the calling thread really has left)."""
+        the calling thread really has left, minus room kept for host code).
+        :meth:`build` raises ``ValueError`` naming the minimum when the
+        backend cannot honour it."""
         self._scratch_size = _positive_size(size, "guest scratch size")
         return self
 
@@ -116,6 +143,11 @@ class SandboxBuilder:
         return self
 
     def build(self) -> ProtoJSSandbox:
+        """Picks the backend (``"auto"`` resolves here, to the backend every
+        load of this sandbox will use) and checks the sizes against it: a
+        size it cannot honour raises ``ValueError`` naming its minimum. A
+        backend that cannot run here is still reported when the sandbox is
+        loaded."""
         return ProtoJSSandbox(_native.ProtoJSSandbox(self._heap_size, self._scratch_size, self._print, self._backend))
 
 
@@ -344,7 +376,12 @@ class LoadedJSSandbox:
         return self._native.snapshot()
 
     def restore(self, snapshot: _native.Snapshot) -> None:
-        """Return to ``snapshot`` and clear the poison."""
+        """Return to ``snapshot`` and clear the poison. The whole state comes
+        back, handlers included: a snapshot taken before :meth:`unload`
+        brings back the handlers it captured, with their code, and those
+        loaded since are gone. On the wasm and in-process backends
+        ``Math.random`` starts from a new seed, so restores do not replay
+        its numbers."""
         self._native.restore(snapshot)
 
     @property

@@ -4,7 +4,8 @@
 //!
 //! The QuickJS sources are the quickjs-ng release that `rquickjs-sys` ships,
 //! found through `cargo metadata`, so both backends run the same engine and
-//! nothing is downloaded. The toolchain is Debian's (clang-16, lld-16,
+//! nothing is downloaded: the workspace patches that crate with the copy in
+//! `vendor/rquickjs-sys` (vendor/README.md), so the guest gets its patches too. The toolchain is Debian's (clang-16, lld-16,
 //! wasi-libc, libclang-rt-16-dev-wasm32; `scripts/setup.sh` installs them).
 //!
 //! A missing toolchain must never break the build: without it the crate
@@ -104,26 +105,42 @@ fn quickjs_sources() -> Result<PathBuf, String> {
         ));
     }
     let metadata = String::from_utf8_lossy(&output.stdout);
-    let found = manifest_paths(&metadata)
+    let candidates: Vec<PathBuf> = manifest_paths(&metadata)
         .filter_map(|manifest| {
             let dir = Path::new(&manifest).parent()?.to_path_buf();
             let toml = fs::read_to_string(&manifest).ok()?;
             let is_sys = toml.lines().any(|line| line.trim().replace(' ', "") == "name=\"rquickjs-sys\"");
             (is_sys && dir.join("quickjs/quickjs.c").is_file()).then(|| dir.join("quickjs"))
         })
-        .next();
-    found.ok_or_else(|| {
+        .collect();
+    // The workspace patches rquickjs-sys with a copy under vendor/ (its
+    // QuickJS polls the interrupt in every built-in loop); another release
+    // may sit in the graph too (the hyperlight backend's), so the patched
+    // copy is preferred whatever the order.
+    let workspace = workspace_root(&metadata);
+    let patched = candidates.iter().find(|dir| workspace.as_ref().is_some_and(|root| dir.starts_with(root)));
+    patched.or(candidates.first()).cloned().ok_or_else(|| {
         "the rquickjs-sys package (which ships the QuickJS sources) is not in the dependency graph".into()
     })
+}
+
+/// The `"workspace_root"` of cargo metadata's JSON.
+fn workspace_root(metadata: &str) -> Option<PathBuf> {
+    json_strings(metadata, "workspace_root").next().map(PathBuf::from)
 }
 
 /// Every `"manifest_path":"..."` value in cargo metadata's JSON. Checking
 /// each candidate's own Cargo.toml afterwards makes this scan enough, with
 /// no JSON parser in the build.
 fn manifest_paths(metadata: &str) -> impl Iterator<Item = String> + '_ {
-    const KEY: &str = "\"manifest_path\":\"";
-    metadata.match_indices(KEY).filter_map(move |(at, _)| {
-        let rest = &metadata[at + KEY.len()..];
+    json_strings(metadata, "manifest_path")
+}
+
+/// Every string value of `key` in a JSON text.
+fn json_strings<'a>(metadata: &'a str, key: &str) -> impl Iterator<Item = String> + 'a {
+    let key = format!("\"{key}\":\"");
+    metadata.match_indices(key.as_str()).map(|(at, _)| at).collect::<Vec<_>>().into_iter().filter_map(move |at| {
+        let rest = &metadata[at + key.len()..];
         let mut value = String::new();
         let mut chars = rest.chars();
         while let Some(c) = chars.next() {

@@ -19,7 +19,9 @@ pub mod monitor;
 pub mod sandbox;
 mod script;
 pub mod sigint;
+mod source_file;
 mod stack;
+mod text;
 
 pub use error::{Error, GuestFailure, HostCallError, HostCause, MonitorError, Result};
 pub use interrupt::InterruptHandle;

@@ -187,6 +187,10 @@ fn snapshots_are_whole_vm_and_exact_at_any_point() {
     assert!(matches!(other.restore(&after_one), Err(Error::Snapshot(_))));
 }
 
+fn a_snapshot_from_before_unload_restores_its_own_handlers() {
+    common::assert_restore_across_reload(builder());
+}
+
 fn hostile_top_level_code_is_stopped_while_loading() {
     let mut sandbox = builder().build().unwrap().load_runtime().unwrap();
     sandbox.add_handler("h", Script::from_content("while (true) {} function handler() {}", None).unwrap()).unwrap();
@@ -243,6 +247,10 @@ const CHECKS: &[Check] = &[
     ("imports_stay_inside_the_allowed_directory", imports_stay_inside_the_allowed_directory),
     ("monitors_and_kill_end_a_spinning_guest", monitors_and_kill_end_a_spinning_guest),
     ("snapshots_are_whole_vm_and_exact_at_any_point", snapshots_are_whole_vm_and_exact_at_any_point),
+    (
+        "a_snapshot_from_before_unload_restores_its_own_handlers",
+        a_snapshot_from_before_unload_restores_its_own_handlers,
+    ),
     ("hostile_top_level_code_is_stopped_while_loading", hostile_top_level_code_is_stopped_while_loading),
     ("heap_exhaustion_is_reported_and_poisons", heap_exhaustion_is_reported_and_poisons),
     ("auto_picks_the_micro_vm", auto_picks_the_micro_vm),

@@ -202,3 +202,22 @@ fn limits_too_far_away_to_represent_never_fire_and_never_panic() {
     assert_eq!(s.handle_event_with_monitor("h", "{}", &set, None).unwrap(), "1");
     assert_eq!(s.handle_event_with_monitor("h", "{}", &WallClockMonitor::new(huge).unwrap(), None).unwrap(), "1");
 }
+
+/// Built-ins whose C loop the guest sizes (here 2^32-1 elements of an
+/// array-like) poll the interrupt too (vendor/README.md); without that this
+/// ran for minutes. Run on a thread so that a regression fails instead of hanging.
+#[test]
+fn a_monitor_ends_a_builtin_loop_over_a_huge_array_like() {
+    let handler = "function handler() { const a = []; a.length = 2 ** 32 - 1; a.reverse(); return 'reversed' }";
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut s = loaded_with_sleep_host(handler, Default::default());
+        let started = Instant::now();
+        let limit = WallClockMonitor::new(Duration::from_millis(200)).unwrap();
+        let result = s.handle_event_with_monitor("h", "{}", &limit, None);
+        let _ = done.send((result, started.elapsed()));
+    });
+    let (result, elapsed) = outcome.recv_timeout(Duration::from_secs(30)).expect("reverse() ignored the monitor");
+    assert_eq!(cancelled_by(result).as_deref(), Some("wall-clock"));
+    assert!(elapsed < Duration::from_secs(5), "ended after {elapsed:?}");
+}

@@ -4,6 +4,10 @@
 //! guest compiler the tests say so and pass.
 #![cfg(all(feature = "wasm", any(target_os = "linux", windows)))]
 
+// Shared with the other backends' tests; not every helper is used here.
+#[allow(dead_code)]
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,6 +51,30 @@ fn snapshots_are_exact_at_any_time() {
     for _ in 0..3 {
         s.restore(&snapshot).unwrap();
         assert_eq!(s.handle_event("h", "{}", None).unwrap(), "[2,1,0]");
+    }
+}
+
+#[test]
+fn a_snapshot_from_before_unload_restores_its_own_handlers() {
+    if !wasm_runs() {
+        return;
+    }
+    common::assert_restore_across_reload(SandboxBuilder::new().with_backend(BackendChoice::Named(BackendKind::Wasm)));
+}
+
+/// Math.random's state is in the guest's memory: without a new seed every
+/// restore would replay the same numbers.
+#[test]
+fn math_random_is_reseeded_on_every_restore() {
+    if !wasm_runs() {
+        return;
+    }
+    let mut s = loaded(4 << 20, &[("h", "function handler() { return [Math.random(), Math.random()] }")]);
+    let snapshot = s.snapshot().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..4 {
+        assert!(seen.insert(s.handle_event("h", "{}", None).unwrap()));
+        s.restore(&snapshot).unwrap();
     }
 }
 

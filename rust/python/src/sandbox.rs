@@ -101,7 +101,7 @@ impl ProtoJSSandbox {
         print_fn: Option<Py<PyAny>>,
         backend: &str,
     ) -> PyResult<Self> {
-        let build = || -> core::Result<core::ProtoJSSandbox> {
+        let configure = || -> core::Result<SandboxBuilder> {
             let mut builder = SandboxBuilder::new()
                 .with_backend(backend.parse()?)
                 .with_guest_heap_size(heap_size)?
@@ -109,9 +109,12 @@ impl ProtoJSSandbox {
             if let Some(sink) = print_fn {
                 builder = builder.with_host_print_fn(crate::host::print_fn(sink));
             }
-            builder.build()
+            Ok(builder)
         };
-        let proto = build().map_err(|e| to_py(py, e))?;
+        let builder = configure().map_err(|e| to_py(py, e))?;
+        // build() may probe the backends (once per process) to check the
+        // sizes against the one `auto` picks: not with the GIL held.
+        let proto = py.detach(|| builder.build()).map_err(|e| to_py(py, e))?;
         Ok(Self { inner: Mutex::new(Some(proto)), escape: Arc::default() })
     }
 

@@ -2,6 +2,7 @@
 //! live above this trait, so a backend only has to run one call, stop when
 //! the shared interrupt state says so, and return to a snapshot.
 
+mod floors;
 #[cfg(feature = "hyperlight")]
 pub mod hyperlight;
 pub mod in_process;
@@ -9,6 +10,7 @@ mod kind;
 #[cfg(feature = "wasm")]
 pub mod wasm;
 
+pub use floors::SizeFloors;
 pub use kind::{BackendChoice, BackendKind};
 
 use std::any::Any;

@@ -54,7 +54,15 @@ impl SandboxBuilder {
         self
     }
 
+    /// Resolves the backend (`Auto` picks one here, the same one every load
+    /// of this sandbox will use: availability is probed once per process)
+    /// and refuses heap or scratch sizes it cannot honour, naming the
+    /// minimum. A backend that cannot run here is reported when the sandbox
+    /// is loaded, as before.
     pub fn build(self) -> Result<ProtoJSSandbox> {
+        if let Ok(kind) = self.config.backend.resolve() {
+            kind.check_sizes(self.config.heap_size, self.config.stack_size)?;
+        }
         Ok(ProtoJSSandbox::new(self.config))
     }
 }

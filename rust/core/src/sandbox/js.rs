@@ -32,6 +32,10 @@ impl JSSandbox {
         if name.is_empty() {
             return Err(Error::InvalidArgument("handler name must not be empty".into()));
         }
+        // Engines take names as C strings: a NUL would cut the name short.
+        if name.contains('\0') {
+            return Err(Error::InvalidArgument(format!("handler name {name:?} must not contain a NUL character")));
+        }
         if self.handlers.contains_key(name) {
             return Err(Error::InvalidArgument(format!(
                 "a handler named {name:?} is already added; remove_handler() it first"

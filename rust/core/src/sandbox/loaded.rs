@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -6,6 +7,7 @@ use crate::backend::{Backend, BackendSnapshot};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 use crate::monitor::{run_watched, MonitorSet, Watchers};
+use crate::Script;
 
 /// A sandbox whose handlers are loaded and can be called.
 ///
@@ -17,13 +19,19 @@ use crate::monitor::{run_watched, MonitorSet, Watchers};
 pub struct LoadedJSSandbox {
     backend: Box<dyn Backend>,
     unloaded: JSSandbox,
+    /// The handlers the engine holds now: those it was loaded with, or
+    /// those of the snapshot it was last restored to.
+    handlers: Arc<BTreeMap<String, Script>>,
     poisoned: Arc<AtomicBool>,
 }
 
-/// A sandbox's state to return to; only the sandbox that took it accepts it.
+/// A sandbox's whole state to return to, handlers included; only the
+/// sandbox that took it accepts it (also after it was unloaded, edited and
+/// loaded again: restoring then brings back the handlers it captured).
 #[derive(Clone)]
 pub struct Snapshot {
     sandbox_id: u64,
+    handlers: Arc<BTreeMap<String, Script>>,
     data: BackendSnapshot,
 }
 
@@ -41,7 +49,8 @@ pub struct CallOptions<'a> {
 
 impl LoadedJSSandbox {
     pub(super) fn new(backend: Box<dyn Backend>, unloaded: JSSandbox) -> Self {
-        Self { backend, unloaded, poisoned: Arc::new(AtomicBool::new(false)) }
+        let handlers = Arc::new(unloaded.handlers.clone());
+        Self { backend, unloaded, handlers, poisoned: Arc::new(AtomicBool::new(false)) }
     }
 
     pub fn handle_event(&mut self, name: &str, event_json: &str, gc: Option<bool>) -> Result<String> {
@@ -82,16 +91,25 @@ impl LoadedJSSandbox {
         if self.poisoned() {
             return Err(Error::Poisoned);
         }
-        Ok(Snapshot { sandbox_id: self.unloaded.id, data: self.backend.snapshot()? })
+        Ok(Snapshot { sandbox_id: self.unloaded.id, handlers: self.handlers.clone(), data: self.backend.snapshot()? })
     }
 
-    /// Returns to `snapshot` and clears the poison. A failed restore leaves
-    /// the sandbox as it was.
+    /// Returns to `snapshot` and clears the poison. The state comes back
+    /// whole: a snapshot taken before `unload()` brings back the handlers
+    /// it captured, with their code, even if the sandbox was loaded with
+    /// others since (and those are gone). A failed restore leaves the
+    /// sandbox as it was.
     pub fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
         if snapshot.sandbox_id != self.unloaded.id {
             return Err(Error::Snapshot("this snapshot was taken from a different sandbox".into()));
         }
         self.backend.restore(&snapshot.data)?;
+        if !Arc::ptr_eq(&self.handlers, &snapshot.handlers) {
+            // Taken under another load: the handlers to edit after
+            // `unload()` are the ones the engine now holds.
+            self.handlers = snapshot.handlers.clone();
+            self.unloaded.handlers = (*snapshot.handlers).clone();
+        }
         self.poisoned.store(false, Ordering::Release);
         Ok(())
     }

@@ -1,8 +1,8 @@
-//! Host functions that tests of more than one backend register.
+//! Host functions and checks that tests of more than one backend share.
 
 use std::sync::Arc;
 
-use hyperlight_js_core::{Error, LoadedJSSandbox, ProtoJSSandbox};
+use hyperlight_js_core::{Error, LoadedJSSandbox, ProtoJSSandbox, SandboxBuilder, Script};
 
 /// `math.add(a, b)`: the sum of two numbers.
 pub fn register_add(proto: &mut ProtoJSSandbox) {
@@ -36,4 +36,34 @@ pub fn assert_typed_failures(s: &mut LoadedJSSandbox) {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// A snapshot taken before `unload()` brings back exactly the handlers it
+/// captured, with their code and state, into the reloaded sandbox (as
+/// upstream's `test_snapshot_and_restore`): handlers added since are not
+/// found, and nothing poisons. Two new handlers, so the second one has a
+/// number the captured guest never gave out.
+pub fn assert_restore_across_reload(builder: SandboxBuilder) {
+    let counter = |tag: &str| {
+        Script::from_content(format!("let n = 0; function handler() {{ n++; return ['{tag}', n] }}"), None).unwrap()
+    };
+    let mut sandbox = builder.build().unwrap().load_runtime().unwrap();
+    sandbox.add_handler("old", counter("old")).unwrap();
+    let mut loaded = sandbox.get_loaded_sandbox().unwrap();
+    let captured = loaded.snapshot().unwrap();
+    assert_eq!(loaded.handle_event("old", "{}", None).unwrap(), r#"["old",1]"#);
+    let mut sandbox = loaded.unload();
+    sandbox.clear_handlers();
+    sandbox.add_handler("new1", counter("new1")).unwrap();
+    sandbox.add_handler("new2", counter("new2")).unwrap();
+    let mut reloaded = sandbox.get_loaded_sandbox().unwrap();
+    assert_eq!(reloaded.handle_event("new2", "{}", None).unwrap(), r#"["new2",1]"#);
+    reloaded.restore(&captured).unwrap();
+    assert_eq!(reloaded.handle_event("old", "{}", None).unwrap(), r#"["old",1]"#);
+    for name in ["new1", "new2"] {
+        let r = reloaded.handle_event(name, "{}", None);
+        assert!(matches!(r, Err(Error::HandlerNotFound(_))), "{name}: {r:?}");
+    }
+    assert_eq!(reloaded.handle_event("old", "{}", None).unwrap(), r#"["old",2]"#);
+    assert!(!reloaded.poisoned());
 }

@@ -7,8 +7,10 @@
 //! - the handlers' own modules, served from the sources captured when the
 //!   scripts were made (a file script is not read again);
 //! - regular files inside the directories the handlers' scripts allow
-//!   (`Script` roots), each read once and then served from the sandbox's
-//!   source cache, so `restore()` and later loads see the same code;
+//!   (`Script` roots), each read once (through `source_file::read_import`:
+//!   never a FIFO or device, and all together no larger than the guest heap)
+//!   and then served from the sandbox's source cache, so `restore()` and
+//!   later loads see the same code;
 //! - never a `package.json` or anything under `node_modules`, so a bare
 //!   specifier cannot reach a package and a package manifest cannot redirect
 //!   an import; symlinks are followed and judged by where they lead.
@@ -26,6 +28,7 @@ use std::sync::Arc;
 use hyperlight_js::{FileMetadata, FileSystem, ResolveError};
 
 use crate::backend::{LoadSpec, SourceCache};
+use crate::source_file;
 use crate::Script;
 
 /// Appended to every handler module so the handler is reachable whether or
@@ -58,6 +61,8 @@ struct Files {
     /// Directories that exist only for the resolver.
     virtual_dirs: HashSet<PathBuf>,
     sources: SourceCache,
+    /// Bytes all imported files together may hold (the guest heap size).
+    budget: usize,
 }
 
 /// The file system handed to hyperlight-js (it needs `Clone + 'static`).
@@ -67,7 +72,7 @@ pub(super) struct ModuleFiles(Arc<Files>);
 impl ModuleFiles {
     /// The file system for `spec`, and how each handler (by name) is imported.
     pub(super) fn new(spec: &LoadSpec) -> (Self, HashMap<String, HandlerModule>) {
-        let mut files = Files { sources: spec.imported_sources.clone(), ..Default::default() };
+        let mut files = Files { sources: spec.imported_sources.clone(), budget: spec.heap_size, ..Default::default() };
         files.virtual_dirs.insert(PathBuf::from(VIRTUAL_DIR));
         let mut modules = HashMap::new();
         for (name, script) in &spec.handlers {
@@ -108,7 +113,7 @@ impl Files {
         if !path.is_absolute() {
             return Err(denied(path));
         }
-        let canonical = std::fs::canonicalize(path)?;
+        let canonical = std::fs::canonicalize(path).map_err(|_| denied(path))?;
         let hidden = canonical.file_name().is_some_and(|n| n == "package.json")
             || canonical.components().any(|c| c.as_os_str() == "node_modules");
         if hidden || !self.roots.iter().any(|root| canonical.starts_with(root)) {
@@ -125,13 +130,7 @@ impl Files {
         if let Some(source) = self.handlers.get(&canonical) {
             return Ok(source.clone());
         }
-        let cached = self.sources.lock().unwrap_or_else(|e| e.into_inner()).get(&canonical).cloned();
-        if let Some(source) = cached {
-            return Ok(source);
-        }
-        let source: Arc<str> = std::fs::read_to_string(&canonical)?.into();
-        self.sources.lock().unwrap_or_else(|e| e.into_inner()).insert(canonical, source.clone());
-        Ok(source)
+        Ok(source_file::read_import(&self.sources, &canonical, self.budget)?)
     }
 
     fn metadata(&self, path: &Path) -> io::Result<FileMetadata> {
@@ -163,7 +162,7 @@ impl Files {
         if !path.is_absolute() {
             return Err(denied(path));
         }
-        let canonical = std::fs::canonicalize(path)?;
+        let canonical = std::fs::canonicalize(path).map_err(|_| denied(path))?;
         if canonical.is_dir() {
             return Ok(canonical);
         }
@@ -171,12 +170,10 @@ impl Files {
     }
 }
 
-/// Reported as "not found": the guest learns nothing about files it may not read.
-fn denied(path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("{} is outside the directories handlers may import from", path.display()),
-    )
+/// Reported as "not found", naming no path: the guest learns nothing about
+/// files it may not read, nor where they are.
+fn denied(_path: &Path) -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, "no such file in the directories handlers may import from")
 }
 
 /// Handler names are arbitrary text; module names and paths get them in hex.
@@ -225,7 +222,7 @@ mod tests {
 
     fn spec(handlers: BTreeMap<String, Script>) -> LoadSpec {
         LoadSpec {
-            heap_size: 1,
+            heap_size: 1 << 20,
             stack_size: 1,
             print: None,
             host_modules: BTreeMap::new(),
@@ -261,6 +258,35 @@ mod tests {
         assert!(files.read_to_string(&root.join("../secret.js")).is_err());
         assert!(files.read_to_string(Path::new("inner/lib.js")).is_err(), "relative paths are refused");
         assert!(files.metadata(&dir).unwrap().is_dir());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Files an attacker may have put in the root: a FIFO (which would block
+    /// the read forever) and a file larger than the guest heap.
+    #[test]
+    fn fifos_and_oversized_files_in_the_root_are_refused() {
+        let dir = std::env::temp_dir().join(format!("hljs-files-hostile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("main.js"), "function handler() {}").unwrap();
+        std::fs::File::create(dir.join("big.js")).unwrap().set_len(2 << 20).unwrap();
+        #[cfg(unix)]
+        {
+            let fifo = std::ffi::CString::new(dir.join("pipe.js").to_str().unwrap()).unwrap();
+            assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        }
+        let main = Script::from_file(&dir.join("main.js"), None).unwrap();
+        let root = main.root.clone().unwrap();
+        let (files, _) = ModuleFiles::new(&spec(BTreeMap::from([("main".to_string(), main)])));
+        assert!(files.read_to_string(&root.join("big.js")).unwrap_err().to_string().contains("limit of 1048576 bytes"));
+        #[cfg(unix)]
+        {
+            assert!(files.metadata(&root.join("pipe.js")).is_err());
+            assert!(files
+                .read_to_string(&root.join("pipe.js"))
+                .unwrap_err()
+                .to_string()
+                .contains("not a regular file"));
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -24,34 +24,39 @@ use crate::sandbox::HostFunction;
 /// hyperlight-js's placeholder for the n-th binary argument: `{"__bin__": n}`.
 const BINARY_PLACEHOLDER: &str = "__bin__";
 
-/// Host failures of the current call, oldest first.
+/// The most recent host failure of the current call. Only the latest is
+/// kept (as on the other backends): caught host exceptions must not pile up
+/// in host memory, and only the latest can still be the one escaping.
 #[derive(Default)]
 pub(super) struct HostErrors {
-    failures: Mutex<Vec<HostCallError>>,
+    latest: Mutex<Option<HostCallError>>,
 }
 
 impl HostErrors {
     pub(super) fn keep(&self, failure: HostCallError) {
-        self.lock().push(failure);
+        let replaced = self.lock().replace(failure);
+        drop(replaced);
     }
 
-    /// The most recent failure whose message ends `guest_message` (the
-    /// guest runtime prefixes it with where the call failed).
+    /// The latest failure, if its message ends `guest_message` (the guest
+    /// runtime prefixes it with where the call failed).
     pub(super) fn take_matching(&self, guest_message: &str) -> Option<HostCallError> {
-        let mut failures = self.lock();
-        let index = failures.iter().rposition(|f| guest_message.ends_with(f.message.as_str()))?;
-        Some(failures.remove(index))
+        let mut latest = self.lock();
+        if latest.as_ref().is_some_and(|f| guest_message.ends_with(f.message.as_str())) {
+            return latest.take();
+        }
+        None
     }
 
     pub(super) fn clear(&self) {
-        let mut failures = self.lock();
-        if !failures.is_empty() {
-            failures.clear();
+        let mut latest = self.lock();
+        if latest.is_some() {
+            *latest = None;
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<HostCallError>> {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<HostCallError>> {
+        self.latest.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -117,14 +122,15 @@ mod tests {
     }
 
     #[test]
-    fn the_latest_matching_failure_is_taken_once() {
+    fn only_the_latest_failure_is_kept_and_taken_once() {
         let errors = HostErrors::default();
         errors.keep(HostCallError::new("a"));
         errors.keep(HostCallError::new("b"));
+        assert!(errors.take_matching("... a").is_none(), "replaced by the later failure");
         assert!(errors.take_matching("Host function error: ... b").is_some());
         assert!(errors.take_matching("Host function error: ... b").is_none());
-        assert!(errors.take_matching("... c").is_none());
+        errors.keep(HostCallError::new("c"));
         errors.clear();
-        assert!(errors.take_matching("a").is_none());
+        assert!(errors.take_matching("c").is_none());
     }
 }

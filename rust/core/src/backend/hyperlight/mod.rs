@@ -17,7 +17,10 @@
 //! - Calls answer with an envelope the host decodes in [`outcome`], so
 //!   failures are reported as on the other backends.
 //! - A snapshot is hyperlight's: the whole VM's memory, valid at any point
-//!   (not only right after loading, as in-process), restored exactly.
+//!   (not only right after loading, as in-process), restored exactly. One
+//!   taken before an unload is restored into a VM built as that load built
+//!   it, so its handlers, glue and files come back with it, never mixed
+//!   with the current load's.
 //! - Hyperlight poisons a VM it interrupted or that faulted; whenever it
 //!   has, the call fails with an error that poisons our sandbox too, so a
 //!   poisoned VM is never called before `restore()`.
@@ -35,7 +38,7 @@ mod probe;
 mod sizing;
 mod watchdog;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use hyperlight_js::{HyperlightError, InterruptHandle as VmInterrupt, LoadedJSSandbox, Snapshot as VmSnapshot};
@@ -49,8 +52,11 @@ use outcome::Answer;
 use sizing::Sizing;
 
 pub(crate) use probe::availability;
+pub(crate) use sizing::{MIN_HEAP as MIN_HEAP_SIZE, MIN_SCRATCH as MIN_SCRATCH_SIZE};
 
 pub struct Hyperlight {
+    /// The load this VM was built for (its glue, host functions and files).
+    spec: Arc<LoadSpec>,
     vm: LoadedJSSandbox,
     vm_interrupt: Arc<dyn VmInterrupt>,
     interrupt: InterruptHandle,
@@ -59,11 +65,28 @@ pub struct Hyperlight {
     sizing: Sizing,
 }
 
-/// This backend's snapshot: a whole-VM snapshot of one sandbox.
-struct WholeVm(Arc<VmSnapshot>);
+/// This backend's snapshot: a whole-VM snapshot of one sandbox, and the
+/// load whose VM it was taken from.
+struct WholeVm {
+    vm: Arc<VmSnapshot>,
+    spec: Arc<LoadSpec>,
+}
 
 impl Hyperlight {
     pub(crate) fn load(spec: Arc<LoadSpec>, interrupt: &InterruptHandle) -> Result<Self> {
+        let (mut backend, modules) = Self::start(spec, interrupt)?;
+        for (name, module) in &modules {
+            backend.import_handler(name, module)?;
+        }
+        Ok(backend)
+    }
+
+    /// Builds the VM for `spec` with the glue in it, before any handler's
+    /// code has run; says how each handler's module is imported.
+    fn start(
+        spec: Arc<LoadSpec>,
+        interrupt: &InterruptHandle,
+    ) -> Result<(Self, HashMap<String, files::HandlerModule>)> {
         let sizing = Sizing::new(spec.heap_size, spec.stack_size)?;
         let (files, modules) = ModuleFiles::new(&spec);
         let host_errors = Arc::new(HostErrors::default());
@@ -85,18 +108,16 @@ impl Hyperlight {
 
         // From here on the VM can be interrupted: user code may run.
         interrupt.state.set_kill_hook(Some(watchdog::kill_hook()));
-        let mut backend = Self {
+        let backend = Self {
             vm_interrupt: vm.interrupt_handle(),
             vm,
             interrupt: interrupt.clone(),
             handlers: spec.handlers.keys().cloned().collect(),
             host_errors,
             sizing,
+            spec,
         };
-        for (name, module) in &modules {
-            backend.import_handler(name, module)?;
-        }
-        Ok(backend)
+        Ok((backend, modules))
     }
 
     /// Runs a handler's module (its top-level code) and files its `handler`.
@@ -174,14 +195,29 @@ impl Backend for Hyperlight {
     /// Any time: the whole VM is copied, so nothing a call left behind is lost.
     fn snapshot(&mut self) -> Result<BackendSnapshot> {
         let snapshot = self.vm.snapshot().map_err(|e| Error::Snapshot(format!("cannot snapshot the micro-VM: {e}")))?;
-        Ok(Arc::new(WholeVm(snapshot)))
+        Ok(Arc::new(WholeVm { vm: snapshot, spec: self.spec.clone() }))
     }
 
     fn restore(&mut self, snapshot: &BackendSnapshot) -> Result<()> {
-        let Some(WholeVm(snapshot)) = snapshot.downcast_ref::<WholeVm>() else {
+        let Some(WholeVm { vm: snapshot, spec }) = snapshot.downcast_ref::<WholeVm>() else {
             return Err(Error::Snapshot("this snapshot was not taken by the hyperlight backend".into()));
         };
-        self.vm.restore(snapshot.clone()).map_err(|e| Error::Snapshot(format!("cannot restore the micro-VM: {e}")))
+        let failed = |e| Error::Snapshot(format!("cannot restore the micro-VM: {e}"));
+        if Arc::ptr_eq(spec, &self.spec) {
+            return self.vm.restore(snapshot.clone()).map_err(failed);
+        }
+        // Taken before an unload: its VM is gone, and this one has other
+        // glue, handlers and files. Build a VM as that load did (without
+        // running any handler code: the snapshot holds the result) and
+        // restore into it; the host side then matches the VM's memory. Only
+        // if all of that works does it replace this VM.
+        let (mut rebuilt, _) = Self::start(spec.clone(), &self.interrupt).map_err(|e| match e {
+            e @ Error::Snapshot(_) => e,
+            other => Error::Snapshot(format!("cannot rebuild the micro-VM this snapshot was taken from: {other}")),
+        })?;
+        rebuilt.vm.restore(snapshot.clone()).map_err(failed)?;
+        *self = rebuilt;
+        Ok(())
     }
 }
 

@@ -15,10 +15,18 @@ const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 
 /// hyperlight-js ignores smaller heaps: QuickJS needs this much to start.
-pub(super) const MIN_HEAP: usize = 4 * MIB;
+/// `SandboxBuilder::build()` refuses a smaller heap for this backend (a
+/// `ValueError` naming it) rather than silently granting more than asked.
+/// Not measured here (no micro-VM runs on this project's machine): it is
+/// hyperlight-js 0.4's own minimum.
+pub(crate) const MIN_HEAP: usize = 4 * MIB;
 /// QuickJS's recursion limit inside the guest (the runtime keeps the
 /// engine's default), so at least this much stack must be real.
 const GUEST_STACK_LIMIT: usize = MIB;
+/// The guest's recursion limit is fixed at [`GUEST_STACK_LIMIT`], so a
+/// smaller scratch size cannot be honoured and `build()` refuses it; a
+/// larger one is honoured (the limit stays below it).
+pub(crate) const MIN_SCRATCH: usize = GUEST_STACK_LIMIT;
 /// Frames that run between QuickJS's stack checks (parser, regexp compiler,
 /// the runtime's own Rust code).
 const STACK_MARGIN: usize = 256 * KIB;

@@ -10,11 +10,12 @@ use rquickjs::{qjs, Context, Ctx, Function, Module, Object, Persistent, Runtime,
 use super::heap::{GuestHeap, HeapStats};
 use super::host_module::{HostBindings, HostErrors};
 use super::loader::{ModuleLoader, ModuleResolver};
+use super::sizes::MIN_SCRATCH_SIZE;
 use super::values::{display, pending_exception};
 use crate::backend::LoadSpec;
 use crate::error::{Error, GuestFailure, Result};
 use crate::interrupt::InterruptHandle;
-use crate::stack::usable_stack;
+use crate::stack::engine_stack;
 
 /// Appended to every handler script so the handler is reachable whether or
 /// not the script exports it. A second export name for the same binding is
@@ -70,9 +71,16 @@ impl Failures<'_> {
 
 impl Engine {
     pub(super) fn build(spec: Arc<LoadSpec>, interrupt: &InterruptHandle) -> Result<Self> {
+        // Creating the context and running top-level code use the stack too:
+        // a thread without room for them gets the refusal a call would.
+        let stack_limit = engine_stack(spec.stack_size, MIN_SCRATCH_SIZE).map_err(|e| match e {
+            Error::Guest(failure) => Error::Load(format!("the handlers cannot be loaded here: {}", failure.message)),
+            other => other,
+        })?;
         let heap = Arc::new(HeapStats::default());
         let runtime = Runtime::new_with_alloc(GuestHeap::new(spec.heap_size, heap.clone()))
             .map_err(|e| Error::Internal(format!("cannot create a QuickJS runtime: {e}")))?;
+        runtime.set_max_stack_size(stack_limit);
         let state = interrupt.state.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || state.should_stop())));
         let mut roots = HashMap::new();
@@ -82,7 +90,12 @@ impl Engine {
             }
         }
         runtime.set_loader(
-            ModuleResolver { host_modules: spec.host_modules.keys().cloned().collect(), roots },
+            ModuleResolver {
+                host_modules: spec.host_modules.keys().cloned().collect(),
+                roots,
+                sources: spec.imported_sources.clone(),
+                budget: spec.heap_size,
+            },
             ModuleLoader { sources: spec.imported_sources.clone() },
         );
         let context =
@@ -95,10 +108,9 @@ impl Engine {
             errors: errors.clone(),
             heap: heap.clone(),
             heap_limit: spec.heap_size,
-            stack_limit: 0,
+            stack_limit,
             interrupt: interrupt.clone(),
         };
-        engine.fit_stack(spec.stack_size);
         let heap_limit = spec.heap_size;
         let handlers = engine.context.with(|ctx| -> Result<_> {
             let failures = Failures { errors: &errors, heap: &heap, heap_limit };
@@ -125,17 +137,19 @@ impl Engine {
     }
 
     /// Keeps QuickJS's recursion limit inside the real stack of the thread
-    /// it is about to run on.
-    fn fit_stack(&mut self, requested: usize) {
-        let limit = usable_stack(requested);
+    /// it is about to run on (with room kept below it, see `stack.rs`), or
+    /// refuses the run, before anything is entered, when too little is left.
+    fn fit_stack(&mut self, requested: usize) -> Result<()> {
+        let limit = engine_stack(requested, MIN_SCRATCH_SIZE)?;
         if limit != self.stack_limit {
             self.runtime.set_max_stack_size(limit);
             self.stack_limit = limit;
         }
+        Ok(())
     }
 
     pub(super) fn call(&mut self, handler: &str, event_json: &str, gc: bool, requested_stack: usize) -> Result<String> {
-        self.fit_stack(requested_stack);
+        self.fit_stack(requested_stack)?;
         let persistent =
             self.handlers.0.get(handler).ok_or_else(|| Error::HandlerNotFound(handler.to_owned()))?.clone();
         self.heap.take_refused();

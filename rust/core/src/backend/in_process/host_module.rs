@@ -3,7 +3,6 @@
 //! contract the micro-VM backend has, so host functions behave alike on
 //! every backend.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -16,29 +15,43 @@ use crate::backend::LoadSpec;
 use crate::error::HostCause;
 use crate::sandbox::HostFunction;
 
-/// What a host function raised, kept host-side until the call ends so an
-/// uncaught one can be returned with the guest error that it caused.
+/// What the most recent failing host function raised, kept host-side until
+/// the call ends so that, if the guest lets that exception escape, it is
+/// returned with the guest error it caused.
+///
+/// Only the latest is kept: a guest that catches host exceptions in a loop
+/// must not pile up their tracebacks (and everything those reference) in
+/// host memory. An error the guest caught and rethrows after a later host
+/// failure therefore escapes without its cause.
 #[derive(Default)]
 pub(super) struct HostErrors {
     next_id: AtomicU32,
-    causes: Mutex<HashMap<u32, HostCause>>,
+    latest: Mutex<Option<(u32, HostCause)>>,
 }
 
 impl HostErrors {
     fn keep(&self, cause: HostCause) -> u32 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.causes.lock().unwrap_or_else(|e| e.into_inner()).insert(id, cause);
+        let replaced = self.latest.lock().unwrap_or_else(|e| e.into_inner()).replace((id, cause));
+        drop(replaced);
         id
     }
 
     pub(super) fn take(&self, id: u32) -> Option<HostCause> {
-        self.causes.lock().unwrap_or_else(|e| e.into_inner()).remove(&id)
+        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        match latest.take() {
+            Some((kept, cause)) if kept == id => Some(cause),
+            other => {
+                *latest = other;
+                None
+            }
+        }
     }
 
     pub(super) fn clear(&self) {
-        let mut causes = self.causes.lock().unwrap_or_else(|e| e.into_inner());
-        if !causes.is_empty() {
-            causes.clear();
+        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        if latest.is_some() {
+            *latest = None;
         }
     }
 }

@@ -1,9 +1,10 @@
 //! Module resolution: host modules by exact name, handler files by path
-//! inside the directory the handler's script allows.
+//! inside the directory the handler's script allows. A file is read when it
+//! is resolved (so a failure is reported with the specifier the guest wrote,
+//! never a host path); loading only serves what resolution read.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::module::Declared;
@@ -11,12 +12,16 @@ use rquickjs::{Ctx, Error as JsError, Module, Result as JsResult};
 
 use super::host_module::HostModule;
 use crate::backend::SourceCache;
-use crate::script::resolve_relative;
+use crate::script::{import_read_error, resolve_relative};
+use crate::source_file;
 
 pub(super) struct ModuleResolver {
     pub host_modules: Vec<String>,
     /// Root directory each file-backed module (by its resolved name) may import from.
     pub roots: HashMap<String, PathBuf>,
+    pub sources: SourceCache,
+    /// Bytes all imported files together may hold (the guest heap size).
+    pub budget: usize,
 }
 
 impl Resolver for ModuleResolver {
@@ -44,6 +49,8 @@ impl Resolver for ModuleResolver {
             _ => root.clone(),
         };
         let resolved = resolve_relative(&importer_dir, &root, name).map_err(fail)?;
+        source_file::read_import(&self.sources, &resolved, self.budget)
+            .map_err(|e| fail(import_read_error(name, &e)))?;
         let resolved_name = resolved.to_string_lossy().into_owned();
         self.roots.insert(resolved_name.clone(), root);
         Ok(resolved_name)
@@ -64,19 +71,11 @@ impl Loader for ModuleLoader {
         if !Path::new(name).is_absolute() {
             return Module::declare_def::<HostModule, _>(ctx.clone(), name);
         }
-        let path = PathBuf::from(name);
-        let cached = self.sources.lock().unwrap_or_else(|e| e.into_inner()).get(&path).cloned();
-        let source = match cached {
-            Some(source) => source,
-            None => {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    rquickjs::Exception::throw_reference(ctx, &format!("cannot read module {name}: {e}"))
-                })?;
-                let text: Arc<str> = text.into();
-                self.sources.lock().unwrap_or_else(|e| e.into_inner()).insert(path, text.clone());
-                text
-            }
-        };
+        // Only what the resolver read (and so checked) is served.
+        let cached = self.sources.lock().unwrap_or_else(|e| e.into_inner()).get(Path::new(name)).cloned();
+        let source = cached.ok_or_else(|| {
+            rquickjs::Exception::throw_reference(ctx, "cannot load a module that was not resolved from an import")
+        })?;
         Module::declare(ctx.clone(), name, source.as_bytes()).map_err(|e| match e {
             JsError::Exception => e,
             other => rquickjs::Exception::throw_syntax(ctx, &other.to_string()),

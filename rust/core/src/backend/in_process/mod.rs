@@ -13,6 +13,7 @@ mod engine;
 mod heap;
 mod host_module;
 mod loader;
+mod sizes;
 mod values;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use super::{Backend, BackendSnapshot, LoadSpec};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 use engine::Engine;
+pub(crate) use sizes::{MIN_HEAP_SIZE, MIN_SCRATCH_SIZE};
 
 pub struct InProcess {
     spec: Arc<LoadSpec>,

@@ -2,7 +2,7 @@
 //! uncaught exceptions.
 
 use rquickjs::convert::Coerced;
-use rquickjs::{Ctx, Value};
+use rquickjs::{qjs, Ctx, Value};
 
 use super::host_module::HostErrors;
 use crate::error::{Error, GuestFailure};
@@ -14,7 +14,7 @@ pub(super) const HOST_ERROR_ID: &str = "__hyperlight_host_error_id";
 /// they have one, anything else as `String(value)` would print it.
 pub(super) fn display<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> String {
     if let Some(s) = value.as_string() {
-        return s.to_string().unwrap_or_default();
+        return text(&s);
     }
     if value.is_object() && !value.is_function() && !value.is_error() {
         if let Ok(Some(json)) = ctx.json_stringify(value.clone()) {
@@ -24,12 +24,33 @@ pub(super) fn display<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> String {
         }
         let _ = ctx.catch();
     }
-    match value.get::<Coerced<String>>() {
-        Ok(text) => text.0,
+    match value.get::<Coerced<rquickjs::String>>() {
+        Ok(string) => text(&string.0),
         Err(_) => {
             let _ = ctx.catch();
             "<unprintable value>".to_owned()
         }
+    }
+}
+
+/// A JavaScript string as Rust text, each lone surrogate replaced by U+FFFD
+/// (rquickjs's own conversion refuses such strings, which left console
+/// lines and error messages empty).
+pub(super) fn text(string: &rquickjs::String<'_>) -> String {
+    let value = string.as_value();
+    let mut len = 0;
+    // SAFETY: the context and value are live for this call; QuickJS returns
+    // a buffer of `len` bytes (WTF-8) that we copy, then free.
+    unsafe {
+        let ctx = value.ctx().as_raw().as_ptr();
+        let ptr = qjs::JS_ToCStringLen(ctx, &mut len, value.as_raw());
+        if ptr.is_null() {
+            return String::new();
+        }
+        let bytes = std::slice::from_raw_parts(ptr.cast::<u8>(), len as usize);
+        let text = crate::text::from_wtf8_lossy(bytes).into_owned();
+        qjs::JS_FreeCString(ctx, ptr);
+        text
     }
 }
 
@@ -45,7 +66,7 @@ pub(super) fn pending_exception(ctx: &Ctx<'_>, errors: &HostErrors, heap_limit: 
         if value.is_undefined() || value.is_null() {
             return None;
         }
-        value.get::<Coerced<String>>().ok().map(|c| c.0)
+        value.get::<Coerced<rquickjs::String>>().ok().map(|c| text(&c.0))
     };
     let name = get("name");
     let message = get("message");

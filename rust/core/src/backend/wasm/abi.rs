@@ -85,6 +85,7 @@ pub(super) struct Exports {
     pub init: TypedFunc<(u32, i32), i32>,
     pub load: TypedFunc<(u32, u32, u32), i32>,
     pub call: TypedFunc<(u32, u32, u32, i32), i32>,
+    pub reseed: TypedFunc<u64, ()>,
 }
 
 impl Exports {
@@ -106,6 +107,7 @@ impl Exports {
             init: instance.get_typed_func(&mut store, "hl_init")?,
             load: instance.get_typed_func(&mut store, "hl_load")?,
             call: instance.get_typed_func(&mut store, "hl_call")?,
+            reseed: instance.get_typed_func(&mut store, "hl_reseed")?,
         })
     }
 }
@@ -139,10 +141,7 @@ pub(super) fn read_output(memory: &Memory, store: impl AsContext, address: u32) 
 }
 
 /// Guest text as a Rust string. QuickJS hands out WTF-8 for strings holding
-/// lone surrogates; those bytes are replaced rather than refused.
+/// lone surrogates; each is replaced (by one U+FFFD) rather than refused.
 pub(super) fn utf8(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-    }
+    crate::text::from_wtf8_lossy(bytes).into_owned()
 }

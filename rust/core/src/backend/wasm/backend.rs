@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::Val;
 
 use super::engine;
-use super::instance::{on_host_stack, Instance};
+use super::instance::{fresh_seed, on_host_stack, Instance};
 use super::memory::{MemoryError, MemoryImage};
 use super::modules::{module_name, Modules};
 use crate::backend::{Backend, BackendSnapshot, LoadSpec};
@@ -22,7 +22,9 @@ const HANDLER_EXPORT: &str = "\n;export { handler as __hyperlight_handler };\n";
 pub struct Wasm {
     spec: Arc<LoadSpec>,
     instance: Instance,
-    handlers: HashMap<String, u32>,
+    /// Handler name → the guest's handler number. It describes the guest's
+    /// memory, so it is part of every snapshot and comes back with it.
+    handlers: Arc<HashMap<String, u32>>,
     /// Set when a restore failed part-way: the guest's memory is then
     /// neither the old state nor the snapshot, and every call fails (which
     /// poisons the sandbox) until a restore succeeds.
@@ -30,11 +32,15 @@ pub struct Wasm {
 }
 
 /// This backend's snapshot: the guest's memory and globals, and the host's
-/// view of which files its modules may import.
+/// view of them: which handler is which number, which files its modules may
+/// import, and the load they came from (a snapshot taken before `unload()`
+/// brings all of it back into the reloaded sandbox, never a mix).
 struct WasmSnapshot {
     memory: Arc<MemoryImage>,
     stack_pointer: i32,
     modules: Modules,
+    spec: Arc<LoadSpec>,
+    handlers: Arc<HashMap<String, u32>>,
 }
 
 /// Compiles the guest and starts one QuickJS in it, once per process.
@@ -75,7 +81,7 @@ impl Wasm {
                 instance.load(name, &module, &source)?;
                 handlers.insert(name.clone(), index as u32);
             }
-            Ok(Self { spec, instance, handlers, broken: false })
+            Ok(Self { spec, instance, handlers: Arc::new(handlers), broken: false })
         })
     }
 }
@@ -108,13 +114,26 @@ impl Backend for Wasm {
             .i32()
             .ok_or_else(|| Error::Internal("the wasm guest's stack pointer is not an i32".into()))?;
         let modules = self.instance.state().modules.clone();
-        Ok(Arc::new(WasmSnapshot { memory, stack_pointer, modules }))
+        Ok(Arc::new(WasmSnapshot {
+            memory,
+            stack_pointer,
+            modules,
+            spec: self.spec.clone(),
+            handlers: self.handlers.clone(),
+        }))
     }
 
     fn restore(&mut self, snapshot: &BackendSnapshot) -> Result<()> {
         let Some(snapshot) = snapshot.downcast_ref::<WasmSnapshot>() else {
             return Err(Error::Snapshot("this snapshot was not taken by the wasm backend".into()));
         };
+        let seed = fresh_seed()?;
+        // A snapshot from before an unload may hold more memory than the
+        // reloaded guest has grown to yet; growing first changes nothing
+        // the guest can see (its allocator's break is in the image).
+        self.instance
+            .grow_memory_to(snapshot.memory.len())
+            .map_err(|e| Error::Snapshot(format!("cannot restore: {e}")))?;
         match self.instance.region.restore(&snapshot.memory) {
             Ok(()) => {}
             Err(e @ MemoryError::ForeignImage { .. }) => return Err(Error::Snapshot(e.to_string())),
@@ -123,12 +142,26 @@ impl Backend for Wasm {
                 return Err(Error::Internal(format!("cannot restore the wasm guest's memory: {e}")));
             }
         }
-        self.instance.set_stack_pointer(Val::I32(snapshot.stack_pointer))?;
+        if let Err(e) = self.instance.set_stack_pointer(Val::I32(snapshot.stack_pointer)) {
+            self.broken = true;
+            return Err(e);
+        }
         let state = self.instance.state();
+        if !Arc::ptr_eq(&self.spec, &snapshot.spec) {
+            // Taken under another load (before an unload): the handler table
+            // and everything the imports answer from go back to that load's.
+            state.adopt(snapshot.spec.clone());
+            self.spec = snapshot.spec.clone();
+            self.handlers = snapshot.handlers.clone();
+        }
         state.modules = snapshot.modules.clone();
         state.reply = Vec::new();
         state.host_errors.clear();
         state.limiter.take_refused();
+        if let Err(e) = self.instance.reseed(seed) {
+            self.broken = true;
+            return Err(e);
+        }
         self.broken = false;
         Ok(())
     }

@@ -18,9 +18,6 @@ use crate::interrupt::CallState;
 /// Room kept, on both of the guest's stacks, past QuickJS's recursion limit
 /// for the frames that run between its checks.
 const STACK_MARGIN: usize = 256 * 1024;
-/// Below this QuickJS cannot even start a call; asking for it makes every
-/// call a clean "stack overflow" error rather than a trap.
-const STACK_FLOOR: usize = 16 * 1024;
 /// Host stack kept beyond the wasm stack for the host functions the guest
 /// calls (Python code among them).
 const HOST_MARGIN: usize = 512 * 1024;
@@ -82,7 +79,30 @@ impl Instance {
                 finished.status, finished.output.text
             )));
         }
+        // QuickJS seeds Math.random from the clock; two sandboxes started
+        // in the same microsecond would draw the same numbers.
+        instance.reseed(fresh_seed()?)?;
         Ok(instance)
+    }
+
+    /// Gives the guest's Math.random a new state.
+    pub(super) fn reseed(&mut self, seed: u64) -> Result<()> {
+        self.exports.reseed.call(&mut self.store, seed).map_err(|e| trapped(&self.store, e))
+    }
+
+    /// Grows linear memory to at least `bytes`, through wasmtime (and the
+    /// heap limiter), as the guest's own growth would.
+    pub(super) fn grow_memory_to(&mut self, bytes: usize) -> Result<()> {
+        let size = self.exports.memory.data_size(&self.store);
+        if bytes <= size {
+            return Ok(());
+        }
+        let pages = (bytes - size).div_ceil(memory::WASM_PAGE) as u64;
+        self.exports
+            .memory
+            .grow(&mut self.store, pages)
+            .map(drop)
+            .map_err(|e| Error::Internal(format!("linear memory cannot grow to {bytes} bytes: {e}")))
     }
 
     pub(super) fn state(&mut self) -> &mut GuestState {
@@ -177,9 +197,15 @@ impl Instance {
 }
 
 /// How much of a stack of `size` bytes QuickJS may use when the scratch
-/// size asks for `requested`.
+/// size asks for `requested` (never below the backend's floor, see
+/// `sizes.rs`; both stacks are megabytes, far above it).
 fn quota(requested: usize, size: usize) -> usize {
-    requested.min(size.saturating_sub(STACK_MARGIN)).max(STACK_FLOOR)
+    requested.min(size.saturating_sub(STACK_MARGIN))
+}
+
+/// A seed for the guest's Math.random from the host's OS randomness.
+pub(super) fn fresh_seed() -> Result<u64> {
+    getrandom::u64().map_err(|e| Error::Internal(format!("cannot read the host's randomness: {e}")))
 }
 
 /// Where the native stack pointer is.

@@ -13,8 +13,11 @@
 //! - **Heap**: the heap size is a hard limit on linear memory, enforced by a
 //!   resource limiter (see [`limiter`]).
 //! - **Snapshots** are exact: linear memory and the stack pointer (the
-//!   guest's only mutable global) as they were, taken at any time. A restore
-//!   copies back only the pages written since (see [`memory`]).
+//!   guest's only mutable global) as they were, taken at any time, with the
+//!   host's view of them (handler numbers, import roots), so one taken
+//!   before an unload brings its own handlers back. A restore copies back
+//!   only the pages written since (see [`memory`]), and gives Math.random a
+//!   new seed, which would otherwise come back with the memory.
 //! - **Cost**: the module is compiled once per process ([`engine`]); a
 //!   sandbox instantiates it and starts QuickJS in about a millisecond.
 //!
@@ -40,10 +43,13 @@ mod memory;
 mod modules;
 #[cfg(any(target_os = "linux", windows))]
 mod outcome;
+mod sizes;
 #[cfg(any(target_os = "linux", windows))]
 mod state;
 #[cfg(any(target_os = "linux", windows))]
 mod wasi;
+
+pub(crate) use sizes::{MIN_HEAP_SIZE, MIN_SCRATCH_SIZE};
 
 #[cfg(any(target_os = "linux", windows))]
 mod backend;

@@ -2,14 +2,19 @@
 //! what this allows reaches it. The rules are the in-process engine's
 //! (`in_process/loader.rs`): host modules by exact name, files by path
 //! inside the directory the handler's script allows, each file read once
-//! per sandbox and reused by every restore.
+//! per sandbox (when it is resolved) and reused by every restore.
+//!
+//! The guest is not trusted to name files: `load` serves only sources that
+//! `resolve` itself checked against a root and read. A memory bug inside
+//! the guest that forges a module name gets "not found", never a host file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::backend::{LoadSpec, SourceCache};
-use crate::script::resolve_relative;
+use crate::script::{import_read_error, resolve_relative};
+use crate::source_file;
 use crate::Script;
 
 /// What the guest gets for a module name.
@@ -26,6 +31,8 @@ pub(super) struct Modules {
     /// Root directory each file-backed module (by its resolved name) may import from.
     roots: HashMap<String, PathBuf>,
     sources: SourceCache,
+    /// Bytes all imported files together may hold (the guest heap size).
+    budget: usize,
 }
 
 /// The name a handler's module gets: its path, or `handler:<name>` for text.
@@ -48,7 +55,7 @@ impl Modules {
             .iter()
             .filter_map(|(name, script)| Some((module_name(name, script), script.root.clone()?)))
             .collect();
-        Self { host_modules, roots, sources: spec.imported_sources.clone() }
+        Self { host_modules, roots, sources: spec.imported_sources.clone(), budget: spec.heap_size }
     }
 
     /// The module `name` imported from module `base` refers to, or why it
@@ -70,6 +77,7 @@ impl Modules {
             _ => root.clone(),
         };
         let resolved = resolve_relative(&importer_dir, &root, name)?;
+        source_file::read_import(&self.sources, &resolved, self.budget).map_err(|e| import_read_error(name, &e))?;
         let resolved_name = resolved.to_string_lossy().into_owned();
         self.roots.insert(resolved_name.clone(), root);
         Ok(resolved_name)
@@ -85,14 +93,48 @@ impl Modules {
                 .map(|index| Loaded::HostModule { index: index as u32, functions: self.host_modules[index].1.clone() })
                 .ok_or_else(|| format!("no host module named {name:?}"));
         }
-        let path = PathBuf::from(name);
-        let cached = self.sources.lock().unwrap_or_else(|e| e.into_inner()).get(&path).cloned();
-        if let Some(source) = cached {
-            return Ok(Loaded::Source(source));
+        let cached = self.sources.lock().unwrap_or_else(|e| e.into_inner()).get(Path::new(name)).cloned();
+        cached.map(Loaded::Source).ok_or_else(|| "cannot load a module that was not resolved from an import".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn modules(handlers: BTreeMap<String, Script>) -> Modules {
+        Modules::new(&LoadSpec {
+            heap_size: 1 << 20,
+            stack_size: 1 << 16,
+            print: None,
+            host_modules: BTreeMap::new(),
+            handlers,
+            imported_sources: Default::default(),
+        })
+    }
+
+    /// The guest names files only through `resolve`: a name it makes up
+    /// (as a memory bug inside the guest could) is not read from the host,
+    /// even when it is an absolute path, inside the root or not.
+    #[test]
+    fn load_serves_only_what_resolve_checked() {
+        let dir = std::env::temp_dir().join(format!("hljs-wasm-modules-{}", std::process::id()));
+        let root = dir.join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(dir.join("secret.js"), "secret").unwrap();
+        std::fs::write(root.join("lib.js"), "export const v = 1").unwrap();
+        std::fs::write(root.join("other.js"), "other").unwrap();
+        let main = Script::from_content("function handler() {}", Some(&root)).unwrap();
+        let root = main.root.clone().unwrap();
+        let mut modules = modules(BTreeMap::from([("main".to_string(), main)]));
+
+        for forged in [dir.join("secret.js"), root.join("other.js"), PathBuf::from("/etc/passwd")] {
+            assert!(modules.load(forged.to_str().unwrap()).is_err(), "{forged:?}");
         }
-        let text: Arc<str> =
-            std::fs::read_to_string(&path).map_err(|e| format!("cannot read module {name}: {e}"))?.into();
-        self.sources.lock().unwrap_or_else(|e| e.into_inner()).insert(path, text.clone());
-        Ok(Loaded::Source(text))
+        let resolved = modules.resolve("handler:main", "./lib.js").unwrap();
+        assert!(matches!(modules.load(&resolved), Ok(Loaded::Source(s)) if &*s == "export const v = 1"));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

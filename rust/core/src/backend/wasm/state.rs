@@ -1,7 +1,6 @@
 //! What the host keeps per sandbox next to the guest (the wasmtime store's
 //! data): everything the guest's imports need to answer it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use wasmtime::Memory;
@@ -34,8 +33,7 @@ pub(super) struct GuestState {
 
 impl GuestState {
     pub(super) fn new(spec: Arc<LoadSpec>, calls: Arc<CallState>, limiter: HeapLimiter) -> Self {
-        let host_functions =
-            spec.host_modules.values().map(|functions| functions.values().cloned().collect()).collect();
+        let host_functions = host_functions(&spec);
         Self {
             modules: Modules::new(&spec),
             spec,
@@ -51,13 +49,28 @@ impl GuestState {
     }
 }
 
-/// What host functions raised, kept host-side until the call ends so an
-/// uncaught one can be returned with the guest error it caused. The guest
-/// only ever holds the number.
+impl GuestState {
+    /// Answers the guest from `spec` from now on (a restore into another
+    /// load's state).
+    pub(super) fn adopt(&mut self, spec: Arc<LoadSpec>) {
+        self.host_functions = host_functions(&spec);
+        self.spec = spec;
+    }
+}
+
+fn host_functions(spec: &LoadSpec) -> Vec<Vec<HostFunction>> {
+    spec.host_modules.values().map(|functions| functions.values().cloned().collect()).collect()
+}
+
+/// What the most recent failing host function raised, kept host-side until
+/// the call ends so that, if the guest lets that exception escape, it is
+/// returned with the guest error it caused. The guest only ever holds the
+/// number. Only the latest is kept (as in-process, `host_module.rs`): caught
+/// host exceptions must not pile up in host memory.
 #[derive(Default)]
 pub(super) struct HostErrors {
     next_id: u32,
-    causes: HashMap<u32, HostCause>,
+    latest: Option<(u32, HostCause)>,
 }
 
 impl HostErrors {
@@ -65,17 +78,23 @@ impl HostErrors {
         let id = self.next_id;
         // Never hand out the guest's "no host error" marker.
         self.next_id = self.next_id.wrapping_add(1) % super::abi::NO_HOST_ERROR;
-        self.causes.insert(id, cause);
+        self.latest = Some((id, cause));
         id
     }
 
     pub(super) fn take(&mut self, id: u32) -> Option<HostCause> {
-        self.causes.remove(&id)
+        match self.latest.take() {
+            Some((kept, cause)) if kept == id => Some(cause),
+            other => {
+                self.latest = other;
+                None
+            }
+        }
     }
 
     pub(super) fn clear(&mut self) {
-        if !self.causes.is_empty() {
-            self.causes.clear();
+        if self.latest.is_some() {
+            self.latest = None;
         }
     }
 }

@@ -660,6 +660,17 @@ EXPORT(hl_init) int32_t hl_init(uint32_t stack_size, int32_t print) {
 }
 
 /*
+ * Gives Math.random a new state (`seed`, from the host's OS randomness).
+ * The state lives in linear memory, so without this every restore would
+ * bring it back and replay the same sequence; the host calls this after
+ * hl_init and after every restore. xorshift64* needs a non-zero state.
+ */
+EXPORT(hl_reseed) void hl_reseed(uint64_t seed) {
+    if (ctx)
+        ctx->random_state = seed ? seed : 1;
+}
+
+/*
  * Compiles and evaluates handler module `name` (`source` already ends with
  * the handler export, and is NUL-terminated), driving top-level await to its
  * end. On success the handler is number `handler_count - 1`.

@@ -232,6 +232,11 @@ unsafe impl Send for MemoryImage {}
 unsafe impl Sync for MemoryImage {}
 
 impl MemoryImage {
+    /// Bytes of linear memory the image holds.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     fn write(contents: &[u8]) -> Result<Self, MemoryError> {
         // SAFETY: the name is a NUL-terminated literal.
         let raw = unsafe { libc::memfd_create(c"hyperlight-js-wasm-snapshot".as_ptr(), libc::MFD_CLOEXEC) };

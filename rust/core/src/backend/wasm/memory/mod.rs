@@ -36,6 +36,8 @@ mod windows;
 #[cfg(windows)]
 pub(crate) use windows::{MemoryImage, Region};
 
+/// wasm's page size: memories grow, and images are sized, in these.
+pub(super) const WASM_PAGE: usize = 64 * 1024;
 /// Address space reserved when wasmtime does not say (wasm32's 4 GiB).
 const DEFAULT_RESERVATION: usize = 1 << 32;
 

@@ -230,3 +230,10 @@ impl Drop for Region {
 pub(crate) struct MemoryImage {
     bytes: Box<[u8]>,
 }
+
+impl MemoryImage {
+    /// Bytes of linear memory the image holds.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+}
