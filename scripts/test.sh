@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: the Rust core's cargo tests, mypy
-# --strict on the package and tests, the pytest suite, and each benchmark
-# once (smoke mode, so benchmarks cannot rot).
+# --strict on the package and tests, the pytest suite, each benchmark once
+# (smoke mode, so benchmarks cannot rot), and the Windows job (the wheel for
+# Windows, tested under Wine: scripts/windows.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -32,5 +33,5 @@ echo "== benchmarks against the peers, smoke mode (each once)"
 .venv/bin/python -m pip install --quiet -r requirements-bench.txt
 .venv/bin/python -m pytest benches -q --benchmark-disable -p no:cacheprovider
 
-echo "== Windows type-check (cfg(windows) code is compiled here too)"
-bash scripts/check-windows.sh
+echo "== Windows: the win_amd64 wheel, its DLL imports, the cargo tests and pytest in a Windows CPython under Wine"
+bash scripts/windows.sh

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,12 @@ SCRIPT = textwrap.dedent(
     # A process started in the background inherits SIGINT as ignored, and
     # Python then keeps it ignored; a terminal's Ctrl-C has the default.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    if sys.platform == "win32":
+        # This process leads a console process group of its own (so the
+        # Ctrl-C reaches nothing else), and such a group starts with Ctrl-C
+        # disabled: enable it, as a console program normally has it.
+        import ctypes
+        ctypes.windll.kernel32.SetConsoleCtrlHandler(None, False)
 
     sandbox = SandboxBuilder().with_backend(sys.argv[1]).build().load_runtime()
     sandbox.add_handler("spin", "function handler() { while (true) {} }")
@@ -30,7 +37,11 @@ SCRIPT = textwrap.dedent(
         while not handle.running:
             time.sleep(0.001)
         time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGINT)
+        if sys.platform == "win32":
+            # A real console Ctrl-C to this process group.
+            os.kill(os.getpid(), signal.CTRL_C_EVENT)
+        else:
+            os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=press_ctrl_c, daemon=True).start()
     started = time.monotonic()
@@ -49,9 +60,22 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT with os.kill")
+def _own_console_group() -> dict[str, Any]:
+    """How to start the child so a Ctrl-C reaches it alone (on Windows, a
+    console process group of its own; elsewhere a signal to one pid)."""
+    if sys.platform == "win32":
+        import ctypes
+
+        processes = (ctypes.c_uint32 * 8)()
+        if ctypes.windll.kernel32.GetConsoleProcessList(processes, 8) == 0:
+            pytest.skip("no console is attached to this process, and a Ctrl-C is a console event on Windows")
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {}
+
+
 def test_ctrl_c_ends_the_handler_and_raises_keyboard_interrupt(backend: str) -> None:
-    done = subprocess.run([sys.executable, "-c", SCRIPT, backend], capture_output=True, text=True, timeout=30)
+    flags = _own_console_group()
+    done = subprocess.run([sys.executable, "-c", SCRIPT, backend], capture_output=True, text=True, timeout=30, **flags)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("KeyboardInterrupt after ")

@@ -23,6 +23,13 @@ class BackendStatus:
         return self.problem is None
 
 
+# Why the Windows wheel is built without the micro-VM backend.
+WINDOWS_WITHOUT_MICRO_VM = (
+    "the Windows wheel leaves it out: it would import winhvplatform.dll, which exists only where "
+    "the Windows Hypervisor Platform feature is on, and the wheel would then not import elsewhere"
+)
+
+
 def backends() -> list[BackendStatus]:
     return [BackendStatus(name, compiled, problem) for name, compiled, problem in _native.backends()]
 
@@ -72,6 +79,8 @@ def report() -> list[str]:
     for status in backends():
         if not status.compiled_in:
             state = "not compiled in"
+            if status.name == "hyperlight" and sys.platform == "win32":
+                state += f" ({WINDOWS_WITHOUT_MICRO_VM})"
         elif status.runs_here:
             state = "available"
         else:

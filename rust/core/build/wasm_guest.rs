@@ -39,17 +39,22 @@ pub fn build() {
     }
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let wasm = out_dir.join("guest.wasm");
-    let linux = env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux");
-    let outcome =
-        if linux { compile(&out_dir, &wasm) } else { Err("the wasm backend is built for Linux hosts only".into()) };
+    // The guest is the same wasm module whatever the host; only hosts the
+    // backend has a snapshot memory for embed it.
+    let supported = matches!(env::var("CARGO_CFG_TARGET_OS").as_deref(), Ok("linux" | "windows"));
+    let outcome = if supported {
+        compile(&out_dir, &wasm)
+    } else {
+        Err("the wasm backend is built for Linux and Windows hosts only".into())
+    };
     match outcome {
         Ok(()) => println!("cargo:rustc-env=HYPERLIGHT_JS_WASM_GUEST_MISSING="),
         Err(reason) => {
             // The crate embeds the file either way; empty means "not built".
             fs::write(&wasm, b"").expect("cannot write to OUT_DIR");
             let reason = reason.replace(['\n', '\r'], " ");
-            // Other hosts are expected not to have it; on Linux say why.
-            if linux {
+            // Other hosts are expected not to have it; on ours say why.
+            if supported {
                 println!("cargo:warning=the wasm backend will be unavailable: {reason}");
             }
             println!("cargo:rustc-env=HYPERLIGHT_JS_WASM_GUEST_MISSING={reason}");

@@ -73,6 +73,26 @@ fn cpu_time_ignores_sleeping_host_calls_but_wall_clock_does_not() {
     );
 }
 
+/// Windows charges thread CPU time in whole clock ticks (15.6 ms), so its
+/// clock can read a tick ahead of the time used: the monitor must not take
+/// that as the budget spent. The guest's CPU time can never exceed the wall
+/// time it ran, so a call stopped before its budget in wall time was
+/// stopped early.
+#[test]
+fn cpu_time_never_ends_a_call_before_its_budget() {
+    let mut s = loaded_with_sleep_host(SPIN, Default::default());
+    let snap = s.snapshot().unwrap();
+    for budget in [5, 12, 20, 35].map(Duration::from_millis) {
+        let started = Instant::now();
+        let r = s.handle_event_with_monitor("h", "{}", &CpuTimeMonitor::new(budget).unwrap(), None);
+        let ran = started.elapsed();
+        assert_eq!(cancelled_by(r).as_deref(), Some("cpu-time"));
+        assert!(ran >= budget, "a {budget:?} CPU budget ended the call after {ran:?}");
+        assert!(ran < Duration::from_secs(5));
+        s.restore(&snap).unwrap();
+    }
+}
+
 #[test]
 fn the_earliest_limit_wins_in_a_tuple() {
     let mut s = loaded_with_sleep_host(SPIN, Default::default());

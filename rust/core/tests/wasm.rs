@@ -2,7 +2,7 @@
 //! one sandbox, the heap limit, recursion. Run with `--features wasm` (the
 //! Python suite runs every test against this backend too); without the
 //! guest compiler the tests say so and pass.
-#![cfg(all(feature = "wasm", target_os = "linux"))]
+#![cfg(all(feature = "wasm", any(target_os = "linux", windows)))]
 
 // Shared with the other backends' tests; not every helper is used here.
 #[allow(dead_code)]

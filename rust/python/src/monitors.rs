@@ -190,6 +190,6 @@ pub fn monitor_thread_count() -> Option<usize> {
 
 /// The OS API behind `CpuTimeMonitor` here; raises if there is none.
 #[pyfunction]
-pub fn cpu_clock_support() -> PyResult<&'static str> {
+pub fn cpu_clock_support() -> PyResult<String> {
     monitor::cpu_clock_support().map_err(pyo3::exceptions::PyOSError::new_err)
 }

@@ -9,12 +9,26 @@
 //! be spent, and each later one makes up for time the thread spent off the
 //! CPU. A full-speed guest is therefore caught within one timer's lateness.
 //! The floor between samples keeps a guest that is rarely scheduled (or a
-//! clock that only ticks coarsely, as Windows' does every 15.6 ms) from
-//! turning the watch into a busy loop. A guest that used no CPU at all since
+//! clock that only ticks coarsely, as Windows' does) from turning the watch
+//! into a busy loop. A guest that used no CPU at all since
 //! the last sample (blocked in a host function, say) is sampled less and
 //! less often, up to `IDLE_POLL_MAX`: once it runs again it is caught within
 //! that, and meanwhile the watch costs a few hundred wake-ups a second, not
 //! thousands.
+//!
+//! **Coarse clocks.** Windows charges a thread's CPU time (`GetThreadTimes`)
+//! in whole clock ticks, 15.6 ms by default: the thread running when the
+//! timer interrupt fires is charged the full tick. A reading can then be up
+//! to one tick ahead of the time really used (or behind), so a budget is
+//! taken as spent only once the clock reads `budget + tick`
+//! ([`ThreadCpuClock::resolution`](thread_clock::ThreadCpuClock)): a guest
+//! that keeps the CPU is never stopped before it used its budget, and is
+//! stopped within about two ticks after. Linux's per-thread clocks count
+//! nanoseconds, so there the margin is zero.
+//!
+//! `QueryThreadCycleTime` would be precise on Windows, but it counts cycles
+//! of a rate Windows does not state (Microsoft's documentation says not to
+//! convert it to time), so it is not used.
 
 use std::future::Future;
 use std::time::Duration;
@@ -48,7 +62,8 @@ impl ExecutionMonitor for CpuTimeMonitor {
         let clock = thread_clock::ThreadCpuClock::current()
             .map_err(|reason| MonitorError { monitor: self.name().into(), reason })?;
         let start = clock.now();
-        let budget = self.budget;
+        // A coarse clock may read ahead of the time used by up to one tick.
+        let budget = self.budget.saturating_add(clock.resolution());
         Ok(async move {
             let mut previous = None;
             let mut floor = MIN_POLL;
@@ -79,9 +94,20 @@ impl ExecutionMonitor for CpuTimeMonitor {
     }
 }
 
-/// Whether this platform has per-thread CPU clocks, and which API they use.
-pub fn cpu_clock_support() -> Result<&'static str, String> {
-    thread_clock::ThreadCpuClock::current().map(|_| thread_clock::API)
+/// Whether this platform has per-thread CPU clocks: which API they use, and
+/// their granularity where it is coarse.
+pub fn cpu_clock_support() -> Result<String, String> {
+    let clock = thread_clock::ThreadCpuClock::current()?;
+    let tick = clock.resolution();
+    Ok(if tick.is_zero() {
+        thread_clock::API.to_owned()
+    } else {
+        format!(
+            "{} (charged in ticks of {:.1} ms: a budget is enforced from budget + 1 tick, so never early)",
+            thread_clock::API,
+            tick.as_secs_f64() * 1e3
+        )
+    })
 }
 
 #[cfg(unix)]
@@ -110,6 +136,12 @@ mod thread_clock {
             let rc = unsafe { libc::clock_gettime(self.0, &mut ts) };
             (rc == 0).then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
         }
+
+        /// How far a reading may be ahead of the time really used: none,
+        /// these clocks count what the scheduler measured.
+        pub fn resolution(&self) -> Duration {
+            Duration::ZERO
+        }
     }
 }
 
@@ -118,6 +150,7 @@ mod thread_clock {
     use std::time::Duration;
 
     use windows_sys::Win32::Foundation::{CloseHandle, DuplicateHandle, DUPLICATE_SAME_ACCESS, FILETIME, HANDLE};
+    use windows_sys::Win32::System::SystemInformation::GetSystemTimeAdjustment;
     use windows_sys::Win32::System::Threading::{GetCurrentProcess, GetCurrentThread, GetThreadTimes};
 
     pub const API: &str = "GetThreadTimes";
@@ -162,6 +195,28 @@ mod thread_clock {
             let ticks = |t: FILETIME| ((t.dwHighDateTime as u64) << 32) | t.dwLowDateTime as u64;
             Some(Duration::from_nanos((ticks(kernel) + ticks(user)) * 100))
         }
+
+        /// How far a reading may be ahead of the time really used: one clock
+        /// tick, the unit Windows charges thread time in.
+        pub fn resolution(&self) -> Duration {
+            clock_tick()
+        }
+    }
+
+    /// The clock interrupt's period (`GetSystemTimeAdjustment`'s time
+    /// increment, 15.625 ms by default); the default if it cannot be read.
+    fn clock_tick() -> Duration {
+        static TICK: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+        *TICK.get_or_init(|| {
+            let (mut adjustment, mut increment, mut disabled) = (0u32, 0u32, 0);
+            // SAFETY: three valid out-pointers.
+            let ok = unsafe { GetSystemTimeAdjustment(&mut adjustment, &mut increment, &mut disabled) };
+            if ok != 0 && increment > 0 {
+                Duration::from_nanos(u64::from(increment) * 100)
+            } else {
+                Duration::from_micros(15_625)
+            }
+        })
     }
 
     impl Drop for ThreadCpuClock {
@@ -187,6 +242,10 @@ mod thread_clock {
 
         pub fn now(&self) -> Option<Duration> {
             None
+        }
+
+        pub fn resolution(&self) -> Duration {
+            Duration::ZERO
         }
     }
 }

@@ -310,6 +310,11 @@ mod tests {
 
     /// Under the resolver hyperlight-js uses, configured as it configures it.
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "the guest resolves POSIX paths; Windows host paths are not mapped into it yet (and the micro-VM \
+                  backend is not in the Windows wheel: docs/windows.md)"
+    )]
     fn the_guest_resolver_sees_only_what_it_may_import() {
         use oxc_resolver::{ResolveOptions, ResolverGeneric};
 

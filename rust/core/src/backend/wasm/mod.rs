@@ -26,59 +26,58 @@
 //!
 //! The guest is built by build.rs from QuickJS's C sources and
 //! `guest/guest.c`; without clang and wasi-libc the crate still builds and
-//! [`availability`] says why this backend cannot run. It is built for Linux
-//! hosts only (the snapshot memory uses memfd and pagemap).
+//! [`availability`] says why this backend cannot run. It runs on Linux and
+//! Windows hosts (the snapshot memory is the operating system's part, see
+//! [`memory`]); elsewhere it reports itself unavailable.
 
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 mod abi;
-#[cfg(target_os = "linux")]
-mod dirty_pages;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 mod engine;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 mod imports;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 mod instance;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 mod limiter;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 mod memory;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 mod modules;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 mod outcome;
 mod sizes;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 mod state;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 mod wasi;
 
 pub(crate) use sizes::{MIN_HEAP_SIZE, MIN_SCRATCH_SIZE};
 
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 mod backend;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 pub use backend::Wasm;
 #[cfg(target_os = "linux")]
 mod saved;
 #[cfg(target_os = "linux")]
 pub(crate) use saved::{export, guest_identity};
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 mod unsupported;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub use unsupported::Wasm;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use unsupported::{export, guest_identity};
 
 /// Whether the backend can run here; the first call compiles the guest and
 /// starts one to be sure, so the answer is cached.
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 pub fn availability() -> Result<(), String> {
     backend::probe()
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub fn availability() -> Result<(), String> {
     Err(unsupported::REASON.into())
 }

@@ -1,5 +1,5 @@
-//! Hosts other than Linux: the backend is not built there yet (its snapshot
-//! memory is memfd- and pagemap-based), so it reports itself unavailable
+//! Hosts other than Linux and Windows: the backend is not built there (its
+//! snapshot memory has no port for them), so it reports itself unavailable
 //! and a load never gets this far.
 
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use crate::backend::{Backend, BackendSnapshot, LoadSpec};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 
-pub(super) const REASON: &str = "the wasm backend is built for Linux hosts only";
+pub(super) const REASON: &str = "the wasm backend is built for Linux and Windows hosts only";
 
 /// Never constructed: [`Wasm::load`] always reports the backend unavailable.
 pub enum Wasm {}

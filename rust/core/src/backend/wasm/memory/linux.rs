@@ -1,86 +1,30 @@
-//! Linear memory the backend owns, so a snapshot can be exact and a restore
-//! cheap.
+//! Linux: the snapshot memory as copy-on-write mappings of a memfd image.
 //!
-//! wasmtime lets an embedder supply linear memories (`MemoryCreator`). Ours
-//! is a plain reservation (`PROT_NONE` address space, made accessible as
-//! the guest grows) until the first snapshot. A snapshot writes the memory
-//! into a memfd (its *image*) and maps that image copy-on-write over the
-//! live memory. From then on the kernel knows exactly which pages the guest
-//! wrote: they are the private (anonymous) pages of the mapping, which
-//! `/proc/self/pagemap` reports (see [`super::dirty_pages`]). A restore
-//! copies back only those pages from the image and zeroes whatever the guest
-//! grew past it, so it costs what the guest touched, not the memory's size.
+//! The memory is a plain reservation (`PROT_NONE` address space, made
+//! accessible as the guest grows) until the first snapshot. A snapshot
+//! writes the memory into a memfd (its *image*) and maps that image
+//! copy-on-write over the live memory. From then on the kernel knows exactly
+//! which pages the guest wrote: they are the private (anonymous) pages of the
+//! mapping, which `/proc/self/pagemap` reports (see [`super::dirty_pages`]).
+//! A restore copies back only those pages from the image and zeroes whatever
+//! the guest grew past it, so it costs what the guest touched, not the
+//! memory's size.
 //!
 //! Restoring an image other than the one currently mapped remaps it (still
 //! copy-on-write, nothing copied). If pagemap cannot be read, every restore
 //! remaps: correct, just without the dirty-page shortcut.
-//!
-//! wasm memories cannot shrink, so after a restore the memory keeps its
-//! size; the pages past the image are zero and the guest's allocator, whose
-//! break is part of the restored state, does not hand them out again until
-//! it needs them (see `sbrk` in guest.c).
 
-use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use wasmtime::{LinearMemory, MemoryCreator, MemoryType};
-
 use super::dirty_pages::{self, PAGE};
+use super::MemoryError;
 
-/// Address space reserved when wasmtime does not say (wasm32's 4 GiB).
-const DEFAULT_RESERVATION: usize = 1 << 32;
 /// Zero runs of at least this size are left as holes in an image.
 const HOLE_CHUNK: usize = 64 * 1024;
-/// wasm's page size: memories grow, and images are sized, in these.
-pub(super) const WASM_PAGE: usize = 64 * 1024;
-
-thread_local! {
-    /// The region the creator made last on this thread: instantiation is
-    /// synchronous, so the backend picks its memory up right after.
-    static CREATED: RefCell<Option<Arc<Region>>> = const { RefCell::new(None) };
-}
-
-/// Creates every linear memory of the wasm backend's engine.
-pub(super) struct SnapshotMemories;
-
-/// Takes the region created by the last instantiation on this thread.
-pub(super) fn take_created() -> Option<Arc<Region>> {
-    CREATED.with(|slot| slot.borrow_mut().take())
-}
-
-// SAFETY: the memories returned are reservations of `reserved + guard`
-// bytes that never move, zero-filled, with exactly `byte_size()` bytes
-// accessible and the rest (including the guard) inaccessible.
-unsafe impl MemoryCreator for SnapshotMemories {
-    fn new_memory(
-        &self,
-        _ty: MemoryType,
-        minimum: usize,
-        maximum: Option<usize>,
-        reserved_size_in_bytes: Option<usize>,
-        guard_size_in_bytes: usize,
-    ) -> Result<Box<dyn LinearMemory>, String> {
-        let reserved = reserved_size_in_bytes.unwrap_or_else(|| maximum.unwrap_or(DEFAULT_RESERVATION));
-        let region = Region::reserve(minimum, reserved, guard_size_in_bytes).map_err(|e| e.to_string())?;
-        let region = Arc::new(region);
-        CREATED.with(|slot| *slot.borrow_mut() = Some(region.clone()));
-        Ok(Box::new(WasmMemory(region)))
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum MemoryError {
-    #[error("{what} failed: {source}")]
-    Os { what: &'static str, source: io::Error },
-    #[error("linear memory cannot grow to {wanted} bytes (reserved {reserved})")]
-    Reservation { wanted: usize, reserved: usize },
-    #[error("the snapshot is larger than this memory ({image} > {size} bytes): it belongs to another sandbox")]
-    ForeignImage { image: usize, size: usize },
-}
 
 fn os_error(what: &'static str) -> MemoryError {
     MemoryError::Os { what, source: io::Error::last_os_error() }
@@ -107,7 +51,7 @@ unsafe impl Send for Region {}
 unsafe impl Sync for Region {}
 
 impl Region {
-    fn reserve(size: usize, reserved: usize, guard: usize) -> Result<Self, MemoryError> {
+    pub(super) fn reserve(size: usize, reserved: usize, guard: usize) -> Result<Self, MemoryError> {
         if size > reserved {
             return Err(MemoryError::Reservation { wanted: size, reserved });
         }
@@ -136,6 +80,14 @@ impl Region {
         self.size.load(Ordering::Acquire)
     }
 
+    pub(super) fn reserved(&self) -> usize {
+        self.reserved
+    }
+
+    pub(super) fn base(&self) -> *mut u8 {
+        self.base
+    }
+
     fn make_accessible(&self, from: usize, to: usize) -> Result<(), MemoryError> {
         if to <= from {
             return Ok(());
@@ -148,7 +100,7 @@ impl Region {
         Ok(())
     }
 
-    fn grow_to(&self, new_size: usize) -> Result<(), MemoryError> {
+    pub(super) fn grow_to(&self, new_size: usize) -> Result<(), MemoryError> {
         if new_size > self.reserved {
             return Err(MemoryError::Reservation { wanted: new_size, reserved: self.reserved });
         }
@@ -264,28 +216,6 @@ impl Drop for Region {
         // SAFETY: the mapping is ours and nothing refers to it any more
         // (wasmtime's handle and the backend's are both gone).
         unsafe { libc::munmap(self.base.cast(), self.mapped) };
-    }
-}
-
-/// wasmtime's handle on a region.
-struct WasmMemory(Arc<Region>);
-
-// SAFETY: see `SnapshotMemories`; growth never moves the base.
-unsafe impl LinearMemory for WasmMemory {
-    fn byte_size(&self) -> usize {
-        self.0.size()
-    }
-
-    fn byte_capacity(&self) -> usize {
-        self.0.reserved
-    }
-
-    fn grow_to(&mut self, new_size: usize) -> wasmtime::Result<()> {
-        self.0.grow_to(new_size).map_err(|e| wasmtime::format_err!("{e}"))
-    }
-
-    fn as_ptr(&self) -> *mut u8 {
-        self.0.base
     }
 }
 
