@@ -50,16 +50,16 @@ key=$( {
     sha256sum "$HYPERLIGHT_JS_RUNTIME_PATH"
     rustc -vV
 } | sha256sum | cut -c1-32)
-wheel=$(ls dist/hyperlight_js-*-abi3-linux*.whl 2>/dev/null | head -n 1 || true)
+wheel=$(ls dist/hyperlight_js-*-abi3-*linux*.whl 2>/dev/null | head -n 1 || true)
 if [ -n "$wheel" ] && [ "$(cat dist/.source-key 2>/dev/null)" = "$key" ]; then
     echo "setup: the wheel in dist/ is built from this source tree; reusing it"
 else
-    rm -f dist/hyperlight_js-*-abi3-linux*.whl dist/.source-key
+    rm -f dist/hyperlight_js-*-abi3-*linux*.whl dist/.source-key
     start=$(date +%s)
     .venv/bin/maturin build --release --quiet --out dist --features hyperlight
     echo "setup: built the release wheel in $(( $(date +%s) - start )) s"
     echo "$key" > dist/.source-key
-    wheel=$(ls dist/hyperlight_js-*-abi3-linux*.whl)
+    wheel=$(ls dist/hyperlight_js-*-abi3-*linux*.whl)
 fi
 .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheel"
 echo "setup: installed $(basename "$wheel")"
