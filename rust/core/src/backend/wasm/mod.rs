@@ -58,16 +58,16 @@ pub(crate) use sizes::{MIN_HEAP_SIZE, MIN_SCRATCH_SIZE};
 mod backend;
 #[cfg(any(target_os = "linux", windows))]
 pub use backend::Wasm;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 mod saved;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 pub(crate) use saved::{export, guest_identity};
 
 #[cfg(not(any(target_os = "linux", windows)))]
 mod unsupported;
 #[cfg(not(any(target_os = "linux", windows)))]
 pub use unsupported::Wasm;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub(crate) use unsupported::{export, guest_identity};
 
 /// Whether the backend can run here; the first call compiles the guest and

@@ -236,4 +236,15 @@ impl MemoryImage {
     pub(crate) fn len(&self) -> usize {
         self.bytes.len()
     }
+
+    /// The memory as the image holds it.
+    pub(crate) fn contents(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// An image holding `contents` (a snapshot file's memory): a plain copy,
+    /// as every Windows image is.
+    pub(crate) fn write(contents: &[u8]) -> Result<Self, MemoryError> {
+        Ok(Self { bytes: contents.into() })
+    }
 }
