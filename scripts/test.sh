@@ -19,7 +19,7 @@ export HYPERLIGHT_JS_RUNTIME_PATH
 cargo test --quiet -p hyperlight-js-core --features hyperlight
 
 echo "== cargo test (core crate, the wasm backend through the core API)"
-cargo test --quiet -p hyperlight-js-core --features wasm --test wasm
+cargo test --quiet -p hyperlight-js-core --features wasm --test wasm --test snapshot_file
 
 echo "== mypy --strict"
 .venv/bin/mypy
