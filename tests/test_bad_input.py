@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import pytest
 
 from conftest import LoadFn
 from hyperlight_js import (
+    ExecutionMonitor,
     GuestError,
     GuestOutOfMemoryError,
     HandlerNotFoundError,
@@ -14,6 +17,8 @@ from hyperlight_js import (
     ResultNotSerializableError,
     SandboxBuilder,
     SandboxPoisonedError,
+    WallClockMonitor,
+    monitor,
 )
 
 RESULTS = """
@@ -150,3 +155,26 @@ def test_deeply_nested_events(load: LoadFn) -> None:
 def test_every_error_is_a_hyperlight_error() -> None:
     for cls in (GuestError, InvalidEventError, HandlerNotFoundError, ResultNotSerializableError, GuestOutOfMemoryError):
         assert issubclass(cls, HyperlightError)
+
+
+class _Idle(ExecutionMonitor):
+    name = "idle"
+
+    def get_monitor(self) -> Awaitable[None]:
+        return monitor.sleep(60)
+
+
+@pytest.mark.parametrize("other", [WallClockMonitor(60), _Idle()], ids=["native", "python"])
+def test_an_empty_monitor_tuple_is_refused_wherever_it_is(load: LoadFn, other: WallClockMonitor | _Idle) -> None:
+    """Every monitor tuple must hold a monitor, nested or not, whatever else
+    is raced: the same rule for native and Python monitors and for every
+    way of passing them. Nothing runs."""
+    loaded = load(h="function handler() { return 1 }")
+    with pytest.raises(ValueError, match="at least one monitor"):
+        loaded.handle_event_with_monitor("h", "{}", (other, ()))
+    with pytest.raises(ValueError, match="at least one monitor"):
+        loaded.call_handler("h", monitor=(other, ((),)))
+    with pytest.raises(ValueError, match="at least one monitor"):
+        loaded.call_handler("h", wall_clock_timeout=60, monitor=())
+    assert not loaded.poisoned
+    assert loaded.handle_event_with_monitor("h", "{}", (other,)) == "1"

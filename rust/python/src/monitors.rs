@@ -151,9 +151,15 @@ pub(crate) fn monitor_list(spec: &Bound<'_, PyAny>) -> PyResult<MonitorList> {
     let mut list = MonitorList::new();
     collect(spec, &mut list)?;
     if list.is_empty() {
-        return Err(PyValueError::new_err("a monitor tuple must contain at least one monitor"));
+        return Err(empty());
     }
     Ok(list)
+}
+
+/// Every monitor tuple must hold a monitor, nested or not, as `flatten` in
+/// the Python package requires.
+fn empty() -> PyErr {
+    PyValueError::new_err("a monitor tuple must contain at least one monitor")
 }
 
 fn collect(item: &Bound<'_, PyAny>, list: &mut MonitorList) -> PyResult<()> {
@@ -165,10 +171,16 @@ fn collect(item: &Bound<'_, PyAny>, list: &mut MonitorList) -> PyResult<()> {
         let s = s.get();
         list.push(SignalMonitor { name: s.name.clone(), fired: s.fired.clone() });
     } else if let Ok(tuple) = item.cast::<PyTuple>() {
+        if tuple.is_empty() {
+            return Err(empty());
+        }
         for member in tuple.iter() {
             collect(&member, list)?;
         }
     } else if let Ok(items) = item.cast::<PyList>() {
+        if items.is_empty() {
+            return Err(empty());
+        }
         for member in items.iter() {
             collect(&member, list)?;
         }
