@@ -12,6 +12,12 @@ execution monitors that end a runaway handler and leave the host unharmed.
 
 from __future__ import annotations
 
+from . import _bridge, _native, errors
+
+# Handed to the native module once, before anything can call it: the classes
+# it raises, and what starts a call's Python monitors.
+_native.init(errors, _bridge.StartedMonitors)
+
 from . import metrics, monitor
 from ._native import __version__
 from .errors import (

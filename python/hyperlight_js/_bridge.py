@@ -1,11 +1,15 @@
-"""Starts a call's monitors and bridges Python monitors into the Rust race.
+"""Bridges Python monitors into the Rust race.
 
-Each Python monitor's awaitable is scheduled on the package's monitor loop.
-The Rust side gets a ``MonitorSignal`` per Python monitor and races it like
-any other monitor; a done-callback on the loop fires the signal. Nothing on
-the Rust side ever calls into Python, so the kill path cannot wait for the
-GIL. Cancellation of the awaitables happens here, on the calling thread,
-after the call returns.
+The native module sorts a call's monitor spec once: native monitors go
+straight into the race, and the others are handed to
+:class:`StartedMonitors` (registered with the native module at import),
+still on the calling thread and before the call starts. Each Python
+monitor's awaitable is scheduled on the package's monitor loop; the Rust
+side gets a ``MonitorSignal`` per Python monitor and races it like any
+other monitor, and a done-callback on the loop fires the signal. The race
+never calls into Python, so the kill path cannot wait for the GIL. Once
+the call is over the native module calls :meth:`StartedMonitors.close`,
+on the calling thread, which cancels the awaitables.
 """
 
 from __future__ import annotations
@@ -14,35 +18,17 @@ import asyncio
 import concurrent.futures
 import inspect
 from collections.abc import Awaitable, Sequence
-from typing import Any, Union
+from typing import Union
 
 from . import _native
 from ._loop import monitor_loop
 from .errors import ExecutionCancelled, MonitorStartError
-from .monitor import CpuTimeMonitor, ExecutionMonitor, Monitor, MonitorSpec, WallClockMonitor
+from .monitor import ExecutionMonitor, MonitorSpec
 
 
 # What the package itself races besides the user's monitors: a signal it
 # fires from Python (e.g. when an asyncio task awaiting the call is cancelled).
 RacedSpec = Union[MonitorSpec, _native.MonitorSignal, "tuple[RacedSpec, ...]"]
-Raced = Union[Monitor, _native.MonitorSignal]
-
-
-def flatten(spec: RacedSpec) -> list[Raced]:
-    """One monitor or a (possibly nested) tuple of them, as a flat list."""
-    if isinstance(spec, tuple):
-        flat: list[Raced] = []
-        for item in spec:
-            flat.extend(flatten(item))
-        if not flat:
-            raise ValueError("a monitor tuple must contain at least one monitor")
-        return flat
-    if isinstance(spec, (WallClockMonitor, CpuTimeMonitor, ExecutionMonitor, _native.MonitorSignal)):
-        return [spec]
-    raise TypeError(
-        f"expected a monitor (WallClockMonitor, CpuTimeMonitor or an ExecutionMonitor subclass) "
-        f"or a tuple of them, not {type(spec).__name__}"
-    )
 
 
 async def _watch(awaitable: Awaitable[None]) -> None:
@@ -50,23 +36,28 @@ async def _watch(awaitable: Awaitable[None]) -> None:
 
 
 class StartedMonitors:
-    """The monitors of one call, started; a context manager that cancels the
-    Python ones when the call is over."""
+    """The Python monitors of one call, started (the native module makes
+    one per call that has any); :meth:`close` cancels them."""
 
-    def __init__(self, monitors: Sequence[Raced]) -> None:
-        self.natives: list[Any] = []
+    def __init__(self, monitors: Sequence[object]) -> None:
+        checked: list[ExecutionMonitor] = []
+        for monitor in monitors:
+            if not isinstance(monitor, ExecutionMonitor):
+                raise TypeError(
+                    f"expected a monitor (WallClockMonitor, CpuTimeMonitor or an ExecutionMonitor subclass) "
+                    f"or a tuple of them, not {type(monitor).__name__}"
+                )
+            checked.append(monitor)
+        self.signals: list[_native.MonitorSignal] = []
         self._python: list[tuple[str, concurrent.futures.Future[None]]] = []
         try:
-            for monitor in monitors:
-                if isinstance(monitor, (WallClockMonitor, CpuTimeMonitor, _native.MonitorSignal)):
-                    self.natives.append(monitor)
-                else:
-                    self.natives.append(self._start_python(monitor))
+            for monitor in checked:
+                self.signals.append(self._start(monitor))
         except BaseException:
             self.cancel()
             raise
 
-    def _start_python(self, monitor: ExecutionMonitor) -> _native.MonitorSignal:
+    def _start(self, monitor: ExecutionMonitor) -> _native.MonitorSignal:
         name = getattr(monitor, "name", None)
         if not isinstance(name, str) or not name:
             raise MonitorStartError(f"monitor {monitor!r} must have a non-empty str `name`, got {name!r}")
@@ -93,16 +84,26 @@ class StartedMonitors:
         for _, future in self._python:
             future.cancel()
 
-    def __enter__(self) -> StartedMonitors:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
+    def close(self, error: BaseException | None) -> BaseException | None:
+        """Cancels the monitors once the call is over (``error`` is how it
+        failed, if it did). Returns the exception to raise instead: when a
+        Python monitor ended the call by raising, an ``ExecutionCancelled``
+        that says so, with what it raised as ``__cause__``."""
         self.cancel()
+        if not isinstance(error, ExecutionCancelled):
+            return None
+        cause = self._failure_of(error)
+        if cause is None:
+            return None
+        replaced = ExecutionCancelled(
+            f"{error.message} (it raised {type(cause).__name__}: {cause})", monitor=error.monitor
+        )
+        replaced.__cause__ = cause
+        return replaced
 
-    def failure_of(self, cancelled: ExecutionCancelled) -> BaseException | None:
+    def _failure_of(self, cancelled: ExecutionCancelled) -> BaseException | None:
         """The exception a winning Python monitor raised, if it raised."""
         for name, future in self._python:
             if name == cancelled.monitor and future.done() and not future.cancelled():
                 return future.exception()
         return None
-

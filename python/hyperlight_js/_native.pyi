@@ -1,49 +1,149 @@
 """Typed surface of the Rust extension. Use the ``hyperlight_js`` package;
-this module is its engine room and may change between releases."""
+this module is its engine room and may change between releases.
+
+One narrow handle per lifecycle stage, with no defaults or policy of its
+own: sizes, backend names, poisoning, the monitors' race and the kill path
+are the Rust core's rules. Each call says whether it releases the GIL (only
+calls that run guest code, probe backends or do file I/O do) and what it
+raises. Errors are the classes of :mod:`hyperlight_js.errors`, handed over by
+:func:`init`. A stage consumed by the next one raises
+``SandboxConsumedError``; a stage whose call is still running raises
+``SandboxBusyError`` (also what a host function calling back into its own
+sandbox gets).
+
+``monitor`` arguments take one monitor (``WallClockMonitor``,
+``CpuTimeMonitor``, ``MonitorSignal`` or an ``ExecutionMonitor`` object) or
+a tuple or list of them, nested at will; each tuple must hold at least one
+(``ValueError``). The spec is walked once: native monitors join the race
+directly, the others are started by the class given to :func:`init`
+(``TypeError`` if one is not an ``ExecutionMonitor``, ``MonitorStartError``
+if it fails to start; then the guest never runs). A monitor that wins ends
+the guest: ``ExecutionCancelled`` naming it, the sandbox poisoned.
+``sigint=True`` (the caller is the main thread with Python's default SIGINT
+handling) also ends the guest on Ctrl-C, which then raises what Python's
+SIGINT handler raises (normally ``KeyboardInterrupt``).
+"""
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from os import PathLike
-from typing import Union, final
+from types import ModuleType
+from typing import Protocol, Union, final
 
 _Seconds = Union[float, int, datetime.timedelta]
 
 __version__: str
 MONITOR_THREADS_ENV: str
+"""The environment variable that sets the monitor runtime's thread count."""
+
+class _StartedMonitors(Protocol):
+    @property
+    def signals(self) -> Sequence[MonitorSignal]: ...
+    def close(self, error: BaseException | None) -> BaseException | None: ...
+
+def init(errors: ModuleType, start_python_monitors: Callable[[list[object]], _StartedMonitors]) -> None:
+    """Called once by the package as it is imported. ``errors`` is
+    :mod:`hyperlight_js.errors`: its classes are read once, here, and are
+    what every later call raises. ``start_python_monitors(monitors)`` is
+    called, on the calling thread before the guest runs, with the monitors
+    of a call that are not native; it returns an object whose ``signals``
+    are raced and whose ``close(error)`` is called when the call is over
+    (what it returns, if not ``None``, is raised instead of ``error``).
+    Holds the GIL. Raises ``RuntimeError`` if called twice,
+    ``AttributeError``/``TypeError`` if a class is missing."""
 
 @final
 class Script:
+    """A handler's source, with where its relative imports may come from."""
+
     @staticmethod
-    def from_content(source: str, base_dir: str | PathLike[str] | None = None) -> Script: ...
+    def from_content(source: str, base_dir: str | PathLike[str] | None = None) -> Script:
+        """Source text; ``base_dir`` allows relative imports from (and only
+        from) that directory. Holds the GIL. Raises ``ValueError`` when
+        ``base_dir`` is not a usable directory."""
     @staticmethod
-    def from_file(path: str | PathLike[str], root: str | PathLike[str] | None = None) -> Script: ...
+    def from_file(path: str | PathLike[str], root: str | PathLike[str] | None = None) -> Script:
+        """Reads the file now (holding the GIL); relative imports resolve
+        next to it and may not leave ``root`` (default: its directory).
+        Raises ``HandlerLoadError`` (missing, unreadable, too large, not
+        UTF-8), ``ValueError`` (outside ``root``, ``root`` not a directory)."""
     @property
     def source(self) -> str: ...
 
 @final
+class SandboxBuilder:
+    """The builder stage: the core's builder, with its defaults. Each setter
+    checks its value at once (holding the GIL) and leaves the builder
+    unchanged when it refuses it."""
+
+    def __init__(self) -> None: ...
+    def with_backend(self, name: str) -> None:
+        """A backend's name or ``"auto"``. Raises ``ValueError`` for an
+        unknown name (whether it runs here is known at load)."""
+    def with_guest_heap_size(self, size: int) -> None:
+        """Raises ``TypeError`` if ``size`` is not an ``int`` (``bool``
+        refused), ``ValueError`` if it is not positive or does not fit in a
+        machine word."""
+    def with_guest_scratch_size(self, size: int) -> None:
+        """As :meth:`with_guest_heap_size`, for the guest's stack."""
+    def build(self, print_fn: Callable[[str], object] | None = None) -> ProtoJSSandbox:
+        """Resolves the backend (``auto`` picks one here, once per process)
+        and checks the sizes against it; ``print_fn`` receives each guest
+        output line (``None``: dropped; its exceptions are reported as
+        unraisable, never to the guest). Releases the GIL (the first
+        resolution may probe the backends). Raises ``ValueError`` naming the
+        backend's minimum. The builder stays usable."""
+
+@final
 class ProtoJSSandbox:
-    def __init__(
-        self,
-        heap_size: int,
-        scratch_size: int,
-        print_fn: Callable[[str], object] | None = None,
-        backend: str = "auto",
-    ) -> None: ...
-    def register(self, module: str, name: str, adapter: Callable[[str], str]) -> None: ...
-    def load_runtime(self) -> JSSandbox: ...
-    def load_snapshot(self, snapshot: Snapshot, monitor: object | None = None, sigint: bool = False) -> LoadedJSSandbox: ...
+    """Collects host functions; consumed by ``load_runtime`` or a
+    successful ``load_snapshot``."""
+
+    def register(self, module: str, name: str, adapter: Callable[[str], str]) -> None:
+        """``adapter(args_json) -> result_json`` becomes ``module.name`` in
+        the guest; it is called on the guest's thread, attaching to the
+        interpreter for the call. An ``Exception`` it raises is a catchable
+        ``HostError`` in the guest and the ``__cause__`` of the
+        ``GuestError`` if uncaught; anything else (``KeyboardInterrupt``,
+        ``SystemExit``) kills the call and is re-raised by it. Holds the GIL.
+        Raises ``ValueError`` for a name that is not a JavaScript identifier
+        or is already registered."""
+    def load_runtime(self) -> JSSandbox:
+        """The next stage, with these host functions. Holds the GIL."""
+    def load_snapshot(self, snapshot: Snapshot, monitor: object | None = None, sigint: bool = False) -> LoadedJSSandbox:
+        """A loaded sandbox in ``snapshot``'s state, with these host
+        functions (the names the snapshot was taken with). Releases the GIL
+        while it loads (in-process, the handlers' load runs again, raced
+        against ``monitor``). Raises ``SnapshotError`` (another backend,
+        sizes or host functions), ``BackendUnavailableError``; this sandbox
+        stays usable on failure."""
 
 @final
 class JSSandbox:
-    def add_handler(self, name: str, script: Script) -> None: ...
-    def remove_handler(self, name: str) -> None: ...
+    """Collects handlers; consumed by a successful ``get_loaded_sandbox``.
+    The handler methods hold the GIL."""
+
+    def add_handler(self, name: str, script: Script) -> None:
+        """Raises ``ValueError`` for an empty name."""
+    def remove_handler(self, name: str) -> None:
+        """Raises ``HandlerNotFoundError``."""
     def clear_handlers(self) -> None: ...
     def handler_names(self) -> list[str]: ...
-    def get_loaded_sandbox(self, monitor: object | None = None, sigint: bool = False) -> LoadedJSSandbox: ...
-    def interrupt_handle(self) -> InterruptHandle: ...
+    def get_loaded_sandbox(self, monitor: object | None = None, sigint: bool = False) -> LoadedJSSandbox:
+        """Evaluates the handlers (their top level runs, GIL released,
+        raced against ``monitor``). Raises ``HandlerLoadError``,
+        ``ExecutionCancelled``, ``GuestOutOfMemoryError``,
+        ``BackendUnavailableError`` (``HypervisorUnavailableError`` for the
+        micro-VM); this sandbox stays usable on failure."""
+    def interrupt_handle(self) -> InterruptHandle:
+        """Kills handler top-level code during ``get_loaded_sandbox``; the
+        loaded sandbox keeps the same handle."""
 
 @final
 class LoadedJSSandbox:
+    """Calls handlers; consumed by ``unload``. ``poisoned``, ``backend`` and
+    ``interrupt_handle`` answer even while a call runs."""
+
     def call(
         self,
         name: str,
@@ -51,21 +151,42 @@ class LoadedJSSandbox:
         gc: bool | None = None,
         monitor: object | None = None,
         sigint: bool = False,
-    ) -> str: ...
-    def snapshot(self) -> Snapshot: ...
-    def restore(self, snapshot: Snapshot) -> None: ...
+    ) -> str:
+        """Runs handler ``name`` on ``event_json`` and returns its result as
+        JSON text; ``gc`` (default true) collects garbage afterwards.
+        Releases the GIL while the guest runs. Raises
+        ``HandlerNotFoundError``, ``InvalidEventError``, ``GuestError``,
+        ``ResultNotSerializableError`` (the sandbox stays usable);
+        ``ExecutionCancelled``, ``GuestOutOfMemoryError``, ``InternalError``
+        (it is poisoned); ``SandboxPoisonedError`` until ``restore``."""
+    def snapshot(self) -> Snapshot:
+        """The current state, to ``restore`` later. Holds the GIL. Raises
+        ``SnapshotError`` where the backend cannot capture it (in-process,
+        once a handler has run), ``SandboxPoisonedError``."""
+    def restore(self, snapshot: Snapshot) -> None:
+        """Returns to ``snapshot`` and clears the poison. Releases the GIL.
+        Raises ``SnapshotError`` for another sandbox's snapshot."""
     @property
     def poisoned(self) -> bool: ...
     @property
-    def backend(self) -> str: ...
+    def backend(self) -> str:
+        """The backend that runs the handlers (``auto`` resolved)."""
     def interrupt_handle(self) -> InterruptHandle: ...
-    def unload(self) -> JSSandbox: ...
+    def unload(self) -> JSSandbox:
+        """Drops the engine; back to editing handlers. Holds the GIL."""
 
 @final
 class Snapshot:
-    def save(self, path: str | PathLike[str]) -> None: ...
+    """A sandbox's state; from a file when read by ``load``."""
+
+    def save(self, path: str | PathLike[str]) -> None:
+        """Writes a self-contained, digest-sealed file. Releases the GIL.
+        Raises ``SnapshotError`` (a backend whose snapshots have no file
+        form, or the write failed)."""
     @staticmethod
-    def load(path: str | PathLike[str]) -> Snapshot: ...
+    def load(path: str | PathLike[str]) -> Snapshot:
+        """Reads and checks a file ``save`` wrote. Releases the GIL. Raises
+        ``SnapshotError`` (unreadable, altered, another format version)."""
     @property
     def backend(self) -> str: ...
     @property
@@ -77,12 +198,19 @@ class Snapshot:
 
 @final
 class InterruptHandle:
-    def kill(self) -> bool: ...
+    def kill(self) -> bool:
+        """Ends the running guest code (``ExecutionCancelled`` with no
+        monitor, the sandbox poisoned); ``False`` if none was running.
+        Never blocks and never waits for the GIL: safe from any thread or
+        signal handler."""
     @property
     def running(self) -> bool: ...
 
 @final
 class WallClockMonitor:
+    """Raises ``TypeError`` for a non-number (``bool`` refused),
+    ``ValueError`` for a duration that is not finite and positive."""
+
     def __init__(self, timeout: _Seconds) -> None: ...
     @property
     def name(self) -> str: ...
@@ -91,6 +219,9 @@ class WallClockMonitor:
 
 @final
 class CpuTimeMonitor:
+    """Raises as ``WallClockMonitor``; a call raced against it raises
+    ``MonitorStartError`` where the thread's CPU clock cannot be read."""
+
     def __init__(self, budget: _Seconds) -> None: ...
     @property
     def name(self) -> str: ...
@@ -99,14 +230,27 @@ class CpuTimeMonitor:
 
 @final
 class MonitorSignal:
+    """A monitor completed from Python: the race ends when ``fire()`` is
+    called, even before the call starts. Raises ``ValueError`` for an
+    empty name."""
+
     def __init__(self, name: str) -> None: ...
-    def fire(self) -> None: ...
+    def fire(self) -> None:
+        """Never blocks; safe from any thread."""
     @property
     def name(self) -> str: ...
 
-class PythonMonitorFound(Exception): ...
+def monitor_terminations() -> dict[str, int]:
+    """Calls ended per monitor name since the process started."""
 
-def monitor_terminations() -> dict[str, int]: ...
-def monitor_thread_count() -> int | None: ...
-def cpu_clock_support() -> str: ...
-def backends() -> list[tuple[str, bool, str | None]]: ...
+def monitor_thread_count() -> int | None:
+    """The monitor runtime's worker threads; ``None`` before it starts."""
+
+def cpu_clock_support() -> str:
+    """The OS API behind ``CpuTimeMonitor`` here. Raises ``OSError`` if
+    there is none."""
+
+def backends() -> list[tuple[str, bool, str | None]]:
+    """Every backend: (name, compiled in, ``None`` if it runs here or why
+    not). Releases the GIL: probing may start and discard a guest, once per
+    process."""

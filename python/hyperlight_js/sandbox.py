@@ -2,9 +2,11 @@
 ``JSSandbox`` → ``LoadedJSSandbox``, with the names of the hyperlight-js
 Rust API.
 
-The native classes do the work; these wrappers add JSON conversion for
-host functions and ``call_handler``, monitors written in Python, Ctrl-C on
-the main thread, logging, and asyncio.
+The native classes are the engine: one narrow handle per stage, whose
+defaults and rules (sizes, backend names, poisoning, the monitors' race)
+are the Rust core's. These classes own the lifecycle's ergonomics: JSON
+conversion for host functions and ``call_handler``, monitors written in
+Python, Ctrl-C on the main thread, logging, and asyncio.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ import re
 import signal
 import threading
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, Union
 
 from . import _native
-from ._bridge import Raced, RacedSpec, StartedMonitors, flatten
+from ._bridge import RacedSpec
 from .errors import ExecutionCancelled, InvalidEventError
 from .monitor import CpuTimeMonitor, MonitorSpec, Seconds, WallClockMonitor
 
@@ -32,9 +34,8 @@ InterruptHandle = _native.InterruptHandle
 
 BackendName = Literal["hyperlight", "wasm", "in-process", "auto"]
 BACKENDS: tuple[BackendName, ...] = ("hyperlight", "wasm", "in-process", "auto")
-DEFAULT_BACKEND: BackendName = "auto"
-DEFAULT_HEAP_SIZE = 64 * 1024 * 1024
-DEFAULT_SCRATCH_SIZE = 1024 * 1024
+# The backend a new SandboxBuilder starts with; None keeps the core's default.
+DEFAULT_BACKEND: str | None = None
 
 # One encoder, made once: json.dumps() with any non-default argument builds a
 # new encoder on every call, which cost more than the guest call itself.
@@ -68,22 +69,6 @@ def _print_line(line: str) -> None:
     print(_TERMINAL_CONTROLS.sub(_escape_control, line))
 
 
-# The largest size the native side can hold (a usize on 64-bit hosts); a
-# size the chosen backend cannot honour is refused by build(), naming its
-# minimum.
-_MAX_SIZE = 2**64 - 1
-
-
-def _positive_size(value: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int number of bytes, not {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{what} must be greater than zero, got {value}")
-    if value > _MAX_SIZE:
-        raise ValueError(f"{what} must fit in 64 bits, got {value}")
-    return value
-
-
 def _watch_sigint() -> bool:
     """Ctrl-C should end the handler: we are on the main thread and Python's
     default SIGINT handling is in place (never override a host's choice)."""
@@ -102,35 +87,36 @@ class SandboxBuilder:
     """Configures a sandbox. Methods return the builder, so they chain."""
 
     def __init__(self) -> None:
-        self._backend = DEFAULT_BACKEND
-        self._heap_size = DEFAULT_HEAP_SIZE
-        self._scratch_size = DEFAULT_SCRATCH_SIZE
+        self._native = _native.SandboxBuilder()
+        if DEFAULT_BACKEND is not None:
+            self._native.with_backend(DEFAULT_BACKEND)
         self._print: Callable[[str], object] | None = _print_line
 
     def with_backend(self, name: BackendName) -> SandboxBuilder:
         """Which engine runs the sandbox: ``"hyperlight"`` (micro-VM),
         ``"wasm"`` (QuickJS in WebAssembly), ``"in-process"`` or ``"auto"``
         (the default: the strongest isolation that works here, hyperlight,
-        else wasm; never in-process). Asking for a backend that cannot run here raises
+        else wasm; never in-process). An unknown name raises ``ValueError``;
+        asking for a backend that cannot run here raises
         :class:`BackendUnavailableError` when the sandbox is loaded."""
-        if name not in BACKENDS:
-            raise ValueError(f"unknown backend {name!r}: use one of {', '.join(map(repr, BACKENDS))}")
-        self._backend = name
+        self._native.with_backend(name)
         return self
 
     def with_guest_heap_size(self, size: int) -> SandboxBuilder:
-        """The guest's heap limit in bytes (default 64 MiB). :meth:`build`
-        raises ``ValueError`` naming the minimum when the backend cannot run
-        with so little."""
-        self._heap_size = _positive_size(size, "guest heap size")
+        """The guest's heap limit in bytes (default 64 MiB). A size that is
+        not a positive int raises at once; :meth:`build` raises
+        ``ValueError`` naming the minimum when the backend cannot run with
+        so little."""
+        self._native.with_guest_heap_size(size)
         return self
 
     def with_guest_scratch_size(self, size: int) -> SandboxBuilder:
         """The guest's stack limit in bytes (default 1 MiB; never more than
         the calling thread really has left, minus room kept for host code).
-        :meth:`build` raises ``ValueError`` naming the minimum when the
-        backend cannot honour it."""
-        self._scratch_size = _positive_size(size, "guest scratch size")
+        A size that is not a positive int raises at once; :meth:`build`
+        raises ``ValueError`` naming the minimum when the backend cannot
+        honour it."""
+        self._native.with_guest_scratch_size(size)
         return self
 
     def with_host_print_fn(self, print_fn: Callable[[str], object] | None) -> SandboxBuilder:
@@ -148,7 +134,7 @@ class SandboxBuilder:
         size it cannot honour raises ``ValueError`` naming its minimum. A
         backend that cannot run here is still reported when the sandbox is
         loaded."""
-        return ProtoJSSandbox(_native.ProtoJSSandbox(self._heap_size, self._scratch_size, self._print, self._backend))
+        return ProtoJSSandbox(self._native.build(self._print))
 
 
 class ProtoJSSandbox:
@@ -188,10 +174,11 @@ class ProtoJSSandbox:
         On wasm the handlers' load does not run again (the memory image is
         put back); on in-process the snapshot *is* the load, which runs
         (bound it with ``monitor`` as in :meth:`JSSandbox.get_loaded_sandbox`)."""
-        if monitor is None:
-            return LoadedJSSandbox(self._native.load_snapshot(snapshot, None, _watch_sigint()))
-        native = _monitored("<load>", monitor, lambda spec: self._native.load_snapshot(snapshot, spec, _watch_sigint()))
-        return LoadedJSSandbox(native)
+        try:
+            return LoadedJSSandbox(self._native.load_snapshot(snapshot, monitor, _watch_sigint()))
+        except ExecutionCancelled as cancelled:
+            _log_termination("<load>", cancelled)
+            raise
 
 
 class JSSandbox:
@@ -225,12 +212,11 @@ class JSSandbox:
         :meth:`LoadedJSSandbox.handle_event_with_monitor`) to bound it, or
         kill it through :meth:`interrupt_handle`. On failure this sandbox
         stays usable."""
-        if monitor is None:
-            return LoadedJSSandbox(self._native.get_loaded_sandbox(None, _watch_sigint()))
-        native = _monitored(
-            "<load>", monitor, lambda spec: self._native.get_loaded_sandbox(spec, _watch_sigint())
-        )
-        return LoadedJSSandbox(native)
+        try:
+            return LoadedJSSandbox(self._native.get_loaded_sandbox(monitor, _watch_sigint()))
+        except ExecutionCancelled as cancelled:
+            _log_termination("<load>", cancelled)
+            raise
 
     def interrupt_handle(self) -> _native.InterruptHandle:
         """Kills handler top-level code during :meth:`get_loaded_sandbox`;
@@ -248,43 +234,18 @@ def _log_termination(handler: str, cancelled: ExecutionCancelled) -> None:
         )
 
 
-_T = TypeVar("_T")
-
-
-def _monitored(handler: str, monitor: RacedSpec, run: Callable[[object], _T]) -> _T:
-    """Runs ``run(spec)``, a native call raced against ``monitor``. Built-in
-    monitors are composed entirely in Rust; Python monitors are started here
-    and stand in the race as signals."""
-    try:
-        try:
-            return run(monitor)
-        except _native.PythonMonitorFound:
-            pass
-        with StartedMonitors(flatten(monitor)) as started:
-            try:
-                return run(started.natives)
-            except ExecutionCancelled as cancelled:
-                cause = started.failure_of(cancelled)
-                if cause is None:
-                    raise
-                raise ExecutionCancelled(
-                    f"{cancelled.message} (it raised {type(cause).__name__}: {cause})", monitor=cancelled.monitor
-                ) from cause
-    except ExecutionCancelled as cancelled:
-        _log_termination(handler, cancelled)
-        raise
-
-
 def _compose(
     wall_clock_timeout: Seconds | None, cpu_timeout: Seconds | None, monitor: MonitorSpec | None
-) -> list[Raced]:
-    monitors: list[Raced] = []
+) -> list[RacedSpec]:
+    """The monitors ``call_handler``'s arguments ask for, as one spec (the
+    native module walks it once)."""
+    monitors: list[RacedSpec] = []
     if wall_clock_timeout is not None:
         monitors.append(WallClockMonitor(wall_clock_timeout))
     if cpu_timeout is not None:
         monitors.append(CpuTimeMonitor(cpu_timeout))
     if monitor is not None:
-        monitors.extend(flatten(monitor))
+        monitors.append(monitor)
     return monitors
 
 
@@ -318,7 +279,11 @@ class LoadedJSSandbox:
         """Like :meth:`handle_event`, raced against ``monitor`` (one monitor or
         a tuple; nested tuples are flattened). The first monitor to complete
         terminates the handler: :class:`ExecutionCancelled` names it."""
-        return _monitored(name, monitor, lambda spec: self._native.call(name, event_json, gc, spec, _watch_sigint()))
+        try:
+            return self._native.call(name, event_json, gc, monitor, _watch_sigint())
+        except ExecutionCancelled as cancelled:
+            _log_termination(name, cancelled)
+            raise
 
     def call_handler(
         self,
@@ -335,18 +300,18 @@ class LoadedJSSandbox:
         each given one is raced with the others."""
         return self._call_value(name, event, _compose(wall_clock_timeout, cpu_timeout, monitor), gc)
 
-    def _call_value(self, name: str, event: Any, monitors: list[Raced], gc: bool | None) -> Any:
+    def _call_value(self, name: str, event: Any, monitors: list[RacedSpec], gc: bool | None) -> Any:
         try:
             event_json = _to_json(event)
         except (TypeError, ValueError) as exc:
             raise InvalidEventError(f"the event cannot be sent as JSON: {exc}") from exc
-        if monitors:
-            return _from_json(
-                _monitored(
-                    name, tuple(monitors), lambda spec: self._native.call(name, event_json, gc, spec, _watch_sigint())
-                )
-            )
-        return _from_json(self._native.call(name, event_json, gc, None, _watch_sigint()))
+        if not monitors:
+            return _from_json(self._native.call(name, event_json, gc, None, _watch_sigint()))
+        try:
+            return _from_json(self._native.call(name, event_json, gc, monitors, _watch_sigint()))
+        except ExecutionCancelled as cancelled:
+            _log_termination(name, cancelled)
+            raise
 
     async def call_handler_async(
         self,

@@ -23,9 +23,19 @@ fn backends(py: Python<'_>) -> Vec<(&'static str, bool, Option<String>)> {
     })
 }
 
+/// Called once by the package as it is imported: the exception classes of
+/// `hyperlight_js.errors`, and the callable that starts a call's Python
+/// monitors (`hyperlight_js._bridge.StartedMonitors`).
+#[pyfunction]
+fn init(py: Python<'_>, errors: &Bound<'_, PyAny>, start_python_monitors: Py<PyAny>) -> PyResult<()> {
+    errors::register(py, errors)?;
+    monitors::register(py, start_python_monitors)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sandbox::Script>()?;
+    m.add_class::<sandbox::SandboxBuilder>()?;
     m.add_class::<sandbox::ProtoJSSandbox>()?;
     m.add_class::<sandbox::JSSandbox>()?;
     m.add_class::<sandbox::LoadedJSSandbox>()?;
@@ -34,11 +44,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<monitors::WallClockMonitor>()?;
     m.add_class::<monitors::CpuTimeMonitor>()?;
     m.add_class::<monitors::MonitorSignal>()?;
-    m.add("PythonMonitorFound", m.py().get_type::<monitors::PythonMonitorFound>())?;
     m.add_function(wrap_pyfunction!(monitors::monitor_terminations, m)?)?;
     m.add_function(wrap_pyfunction!(monitors::monitor_thread_count, m)?)?;
     m.add_function(wrap_pyfunction!(monitors::cpu_clock_support, m)?)?;
     m.add_function(wrap_pyfunction!(backends, m)?)?;
+    m.add_function(wrap_pyfunction!(init, m)?)?;
     m.add("MONITOR_THREADS_ENV", hyperlight_js_core::monitor::THREADS_ENV)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

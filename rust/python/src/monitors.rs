@@ -1,4 +1,4 @@
-//! Monitors as Python objects.
+//! Monitors as Python objects, and the race of one call.
 //!
 //! The two built-in monitors are the core's. A monitor written in Python is
 //! represented here by a [`MonitorSignal`]: the Python package runs the
@@ -11,10 +11,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyperlight_js_core::monitor::{self, ExecutionMonitor, MonitorList, MonitorSet};
+use hyperlight_js_core::monitor::{self, ExecutionMonitor, MonitorList};
 use hyperlight_js_core::MonitorError;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyList, PyTuple};
 use tokio::sync::Notify;
 
@@ -137,32 +138,87 @@ impl ExecutionMonitor for SignalMonitor {
     }
 }
 
-pyo3::create_exception!(
-    _native,
-    PythonMonitorFound,
-    pyo3::exceptions::PyException,
-    "The monitor spec holds something that is not a native monitor; the Python package bridges it and calls again."
-);
+/// Starts the Python monitors of a call: the package's `StartedMonitors`,
+/// handed over once at init. Called with the list of monitors that are not
+/// native; the object it returns has `signals` (one `MonitorSignal` each,
+/// raced here) and `close(error)`, called once the call is over.
+static START_PYTHON: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// Builds the race from one monitor or a (nested) tuple or list of native
-/// monitors and signals. Anything else raises `PythonMonitorFound`, so the
-/// common case never leaves Rust and Python monitors take the bridged path.
-pub(crate) fn monitor_list(spec: &Bound<'_, PyAny>) -> PyResult<MonitorList> {
-    let mut list = MonitorList::new();
-    collect(spec, &mut list)?;
-    if list.is_empty() {
-        return Err(empty());
-    }
-    Ok(list)
+pub(crate) fn register(py: Python<'_>, start_python: Py<PyAny>) -> PyResult<()> {
+    START_PYTHON
+        .set(py, start_python)
+        .map_err(|_| PyRuntimeError::new_err("hyperlight_js._native is already initialised"))
 }
 
-/// Every monitor tuple must hold a monitor, nested or not, as `flatten` in
-/// the Python package requires.
+/// The monitors of one call, sorted in one walk of the spec: the native
+/// ones go straight into the race, so the common case never leaves Rust;
+/// the Python ones are started by the package and stand in the race as
+/// signals.
+pub(crate) struct Race<'py> {
+    pub(crate) list: MonitorList,
+    python: Option<Bound<'py, PyAny>>,
+}
+
+impl<'py> Race<'py> {
+    /// Builds the race from one monitor or a (nested) tuple or list of
+    /// monitors; every tuple must hold at least one.
+    pub(crate) fn start(spec: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let mut list = MonitorList::new();
+        let mut python = Vec::new();
+        collect(spec, &mut list, &mut python)?;
+        if python.is_empty() {
+            return Ok(Self { list, python: None });
+        }
+        let py = spec.py();
+        let start = START_PYTHON.get(py).ok_or_else(|| {
+            PyRuntimeError::new_err("hyperlight_js._native was used before the hyperlight_js package initialised it")
+        })?;
+        let started = start.bind(py).call1((PyList::new(py, python)?,))?;
+        let mut race = Self { list, python: Some(started.clone()) };
+        // From here on the Python monitors run: any failure settles them.
+        let add = |list: &mut MonitorList| -> PyResult<()> {
+            for signal in started.getattr("signals")?.try_iter()? {
+                let signal = signal?;
+                let signal = signal.cast::<MonitorSignal>()?.get();
+                list.push(SignalMonitor { name: signal.name.clone(), fired: signal.fired.clone() });
+            }
+            Ok(())
+        };
+        match add(&mut race.list) {
+            Ok(()) => Ok(race),
+            Err(err) => race.settle(Err(err)),
+        }
+    }
+
+    /// Ends the call's Python monitors. A Python monitor that won by
+    /// raising replaces the `ExecutionCancelled` with one whose cause is
+    /// what it raised.
+    pub(crate) fn settle<T>(self, result: PyResult<T>) -> PyResult<T> {
+        let Some(started) = self.python else { return result };
+        let py = started.py();
+        let error = result.as_ref().err().map(|e| e.value(py).clone());
+        let replaced = started.call_method1("close", (error,))?;
+        if replaced.is_none() {
+            result
+        } else {
+            Err(PyErr::from_value(replaced))
+        }
+    }
+}
+
+/// Settles the race of a call that had a monitor.
+pub(crate) fn settle<T>(race: Option<Race<'_>>, result: PyResult<T>) -> PyResult<T> {
+    match race {
+        Some(race) => race.settle(result),
+        None => result,
+    }
+}
+
 fn empty() -> PyErr {
     PyValueError::new_err("a monitor tuple must contain at least one monitor")
 }
 
-fn collect(item: &Bound<'_, PyAny>, list: &mut MonitorList) -> PyResult<()> {
+fn collect<'py>(item: &Bound<'py, PyAny>, list: &mut MonitorList, python: &mut Vec<Bound<'py, PyAny>>) -> PyResult<()> {
     if let Ok(m) = item.cast::<WallClockMonitor>() {
         list.push(m.get().0.clone());
     } else if let Ok(m) = item.cast::<CpuTimeMonitor>() {
@@ -175,17 +231,18 @@ fn collect(item: &Bound<'_, PyAny>, list: &mut MonitorList) -> PyResult<()> {
             return Err(empty());
         }
         for member in tuple.iter() {
-            collect(&member, list)?;
+            collect(&member, list, python)?;
         }
     } else if let Ok(items) = item.cast::<PyList>() {
         if items.is_empty() {
             return Err(empty());
         }
         for member in items.iter() {
-            collect(&member, list)?;
+            collect(&member, list, python)?;
         }
     } else {
-        return Err(PythonMonitorFound::new_err(()));
+        // The package checks that it is an ExecutionMonitor.
+        python.push(item.clone());
     }
     Ok(())
 }

@@ -9,15 +9,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use hyperlight_js_core as core;
-use hyperlight_js_core::monitor::{MonitorList, Watchers};
+use hyperlight_js_core::monitor::Watchers;
 use hyperlight_js_core::sandbox::CallOptions;
-use hyperlight_js_core::{Error, SandboxBuilder};
+use hyperlight_js_core::Error;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyBool, PyInt, PyString};
 
 use crate::errors::{consumed, to_py};
 use crate::host::{host_function, HostEscape};
-use crate::monitors::monitor_list;
+use crate::monitors::{settle, Race};
 
 /// Locks a stage without blocking: a held lock means a call is running.
 fn lock<'a, T>(py: Python<'_>, cell: &'a Mutex<Option<T>>) -> PyResult<MutexGuard<'a, Option<T>>> {
@@ -35,12 +36,12 @@ fn live<'a, T>(py: Python<'_>, guard: &'a mut MutexGuard<'_, Option<T>>, what: &
 /// With `sigint`, the Ctrl-C mark is taken before Python's pending signals
 /// are checked, so a Ctrl-C just before the call either raises here or
 /// interrupts the guest (see `core::sigint::Mark`).
-fn watchers<'a>(py: Python<'_>, list: Option<&'a MonitorList>, sigint: bool) -> PyResult<Watchers<'a>> {
+fn watchers<'a>(py: Python<'_>, race: Option<&'a Race<'_>>, sigint: bool) -> PyResult<Watchers<'a>> {
     let mark = if sigint { core::sigint::mark().ok() } else { None };
     if mark.is_some() {
         py.check_signals()?;
     }
-    Ok(Watchers { monitor: list.map(|l| l as &dyn core::monitor::MonitorSet), interrupt_on_sigint: mark })
+    Ok(Watchers { monitor: race.map(|r| &r.list as &dyn core::monitor::MonitorSet), interrupt_on_sigint: mark })
 }
 
 /// The Python exception for a failed call. A host function that raised
@@ -84,6 +85,65 @@ impl Script {
     }
 }
 
+/// A byte count as the core takes it: an `int` (not a `bool`) from 0 to
+/// `usize::MAX`. Whether a size is acceptable is the core's rule.
+fn byte_count(what: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be an int number of bytes, not {}",
+            value.get_type().name()?
+        )));
+    }
+    value.extract::<usize>().map_err(|_| match value.lt(0) {
+        Ok(true) => PyValueError::new_err(format!("{what} must be greater than zero, got {value}")),
+        _ => PyValueError::new_err(format!("{what} must fit in {} bits, got {value}", usize::BITS)),
+    })
+}
+
+/// The builder stage: the core's builder, so its defaults and its rules
+/// for sizes and backend names are the only ones. Each setter checks its
+/// value at once and leaves the builder unchanged when it refuses it.
+#[pyclass(module = "hyperlight_js._native")]
+pub struct SandboxBuilder(core::SandboxBuilder);
+
+#[pymethods]
+impl SandboxBuilder {
+    #[new]
+    fn new() -> Self {
+        Self(core::SandboxBuilder::new())
+    }
+
+    fn with_backend(&mut self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let choice = name.parse().map_err(|e| to_py(py, e))?;
+        self.0 = self.0.clone().with_backend(choice);
+        Ok(())
+    }
+
+    fn with_guest_heap_size(&mut self, py: Python<'_>, size: &Bound<'_, PyAny>) -> PyResult<()> {
+        let bytes = byte_count("guest heap size", size)?;
+        self.0 = self.0.clone().with_guest_heap_size(bytes).map_err(|e| to_py(py, e))?;
+        Ok(())
+    }
+
+    fn with_guest_scratch_size(&mut self, py: Python<'_>, size: &Bound<'_, PyAny>) -> PyResult<()> {
+        let bytes = byte_count("guest scratch size", size)?;
+        self.0 = self.0.clone().with_guest_scratch_size(bytes).map_err(|e| to_py(py, e))?;
+        Ok(())
+    }
+
+    /// Resolves the backend and checks the sizes against it (GIL released:
+    /// the first resolution in a process may probe the backends).
+    #[pyo3(signature = (print_fn=None))]
+    fn build(&self, py: Python<'_>, print_fn: Option<Py<PyAny>>) -> PyResult<ProtoJSSandbox> {
+        let mut builder = self.0.clone();
+        if let Some(sink) = print_fn {
+            builder = builder.with_host_print_fn(crate::host::print_fn(sink));
+        }
+        let proto = py.detach(|| builder.build()).map_err(|e| to_py(py, e))?;
+        Ok(ProtoJSSandbox { inner: Mutex::new(Some(proto)), escape: Arc::default() })
+    }
+}
+
 #[pyclass(frozen, module = "hyperlight_js._native")]
 pub struct ProtoJSSandbox {
     inner: Mutex<Option<core::ProtoJSSandbox>>,
@@ -92,32 +152,6 @@ pub struct ProtoJSSandbox {
 
 #[pymethods]
 impl ProtoJSSandbox {
-    #[new]
-    #[pyo3(signature = (heap_size, scratch_size, print_fn=None, backend="auto"))]
-    fn new(
-        py: Python<'_>,
-        heap_size: usize,
-        scratch_size: usize,
-        print_fn: Option<Py<PyAny>>,
-        backend: &str,
-    ) -> PyResult<Self> {
-        let configure = || -> core::Result<SandboxBuilder> {
-            let mut builder = SandboxBuilder::new()
-                .with_backend(backend.parse()?)
-                .with_guest_heap_size(heap_size)?
-                .with_guest_scratch_size(scratch_size)?;
-            if let Some(sink) = print_fn {
-                builder = builder.with_host_print_fn(crate::host::print_fn(sink));
-            }
-            Ok(builder)
-        };
-        let builder = configure().map_err(|e| to_py(py, e))?;
-        // build() may probe the backends (once per process) to check the
-        // sizes against the one `auto` picks: not with the GIL held.
-        let proto = py.detach(|| builder.build()).map_err(|e| to_py(py, e))?;
-        Ok(Self { inner: Mutex::new(Some(proto)), escape: Arc::default() })
-    }
-
     /// `adapter(args_json: str) -> str` becomes `module.name` in the guest.
     fn register(&self, py: Python<'_>, module: &str, name: &str, adapter: Py<PyAny>) -> PyResult<()> {
         let mut guard = lock(py, &self.inner)?;
@@ -136,17 +170,21 @@ impl ProtoJSSandbox {
         monitor: Option<&Bound<'_, PyAny>>,
         sigint: bool,
     ) -> PyResult<LoadedJSSandbox> {
-        let list = monitor.map(monitor_list).transpose()?;
-        // Before the lock: checking signals runs Python handlers.
-        let watchers = watchers(py, list.as_ref(), sigint)?;
-        let mut guard = lock(py, &self.inner)?;
-        let proto = live(py, &mut guard, "ProtoJSSandbox", "load_runtime")?;
-        let proto_ref: &core::ProtoJSSandbox = proto;
-        let loaded = py.detach(|| proto_ref.load_snapshot_watched(&snapshot.0, watchers));
-        let loaded = loaded.or_else(|e| failure(py, &self.escape, e))?;
-        guard.take();
-        self.escape.bind(loaded.interrupt_handle());
-        Ok(LoadedJSSandbox::new(loaded, self.escape.clone()))
+        let race = monitor.map(Race::start).transpose()?;
+        let load = || -> PyResult<LoadedJSSandbox> {
+            // Before the lock: checking signals runs Python handlers.
+            let watchers = watchers(py, race.as_ref(), sigint)?;
+            let mut guard = lock(py, &self.inner)?;
+            let proto = live(py, &mut guard, "ProtoJSSandbox", "load_runtime")?;
+            let proto_ref: &core::ProtoJSSandbox = proto;
+            let loaded = py.detach(|| proto_ref.load_snapshot_watched(&snapshot.0, watchers));
+            let loaded = loaded.or_else(|e| failure(py, &self.escape, e))?;
+            guard.take();
+            self.escape.bind(loaded.interrupt_handle());
+            Ok(LoadedJSSandbox::new(loaded, self.escape.clone()))
+        };
+        let loaded = load();
+        settle(race, loaded)
     }
 
     fn load_runtime(&self, py: Python<'_>) -> PyResult<JSSandbox> {
@@ -204,16 +242,20 @@ impl JSSandbox {
         monitor: Option<&Bound<'_, PyAny>>,
         sigint: bool,
     ) -> PyResult<LoadedJSSandbox> {
-        let list = monitor.map(monitor_list).transpose()?;
-        // Before the lock: checking signals runs Python handlers.
-        let watchers = watchers(py, list.as_ref(), sigint)?;
-        let mut guard = lock(py, &self.inner)?;
-        let sandbox = live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?;
-        let sandbox_ref: &core::JSSandbox = sandbox;
-        let loaded = py.detach(|| sandbox_ref.get_loaded_sandbox_watched(watchers));
-        let loaded = loaded.or_else(|e| failure(py, &self.escape, e))?;
-        guard.take();
-        Ok(LoadedJSSandbox::new(loaded, self.escape.clone()))
+        let race = monitor.map(Race::start).transpose()?;
+        let load = || -> PyResult<LoadedJSSandbox> {
+            // Before the lock: checking signals runs Python handlers.
+            let watchers = watchers(py, race.as_ref(), sigint)?;
+            let mut guard = lock(py, &self.inner)?;
+            let sandbox = live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?;
+            let sandbox_ref: &core::JSSandbox = sandbox;
+            let loaded = py.detach(|| sandbox_ref.get_loaded_sandbox_watched(watchers));
+            let loaded = loaded.or_else(|e| failure(py, &self.escape, e))?;
+            guard.take();
+            Ok(LoadedJSSandbox::new(loaded, self.escape.clone()))
+        };
+        let loaded = load();
+        settle(race, loaded)
     }
 
     fn interrupt_handle(&self, py: Python<'_>) -> PyResult<InterruptHandle> {
@@ -262,15 +304,20 @@ impl LoadedJSSandbox {
         let event_json = event_json
             .to_str()
             .map_err(|e| to_py(py, Error::InvalidEvent(format!("the event text cannot be encoded as UTF-8 ({e})"))))?;
-        let list = monitor.map(monitor_list).transpose()?;
-        // Before the lock: checking signals runs Python handlers.
-        let watchers = watchers(py, list.as_ref(), sigint)?;
-        let mut guard = lock(py, &self.inner)?;
-        let sandbox = live(py, &mut guard, "LoadedJSSandbox", "unload")?;
-        let options = CallOptions { gc, monitor: watchers.monitor, interrupt_on_sigint: watchers.interrupt_on_sigint };
-        let result = py.detach(|| sandbox.call(name, event_json, &options));
-        drop(guard);
-        result.or_else(|e| failure(py, &self.escape, e))
+        let race = monitor.map(Race::start).transpose()?;
+        let call = || -> PyResult<String> {
+            // Before the lock: checking signals runs Python handlers.
+            let watchers = watchers(py, race.as_ref(), sigint)?;
+            let mut guard = lock(py, &self.inner)?;
+            let sandbox = live(py, &mut guard, "LoadedJSSandbox", "unload")?;
+            let options =
+                CallOptions { gc, monitor: watchers.monitor, interrupt_on_sigint: watchers.interrupt_on_sigint };
+            let result = py.detach(|| sandbox.call(name, event_json, &options));
+            drop(guard);
+            result.or_else(|e| failure(py, &self.escape, e))
+        };
+        let result = call();
+        settle(race, result)
     }
 
     fn snapshot(&self, py: Python<'_>) -> PyResult<Snapshot> {
