@@ -374,3 +374,19 @@ def test_no_sandbox_is_lost_under_mixed_timeouts_and_cancellations() -> None:
         assert stats["waiting"] == 0 and stats["idle"] == stats["size"] and 2 <= stats["size"] <= 3
         assert outcomes["ok"] + outcomes["exhausted"] == 180 and outcomes["ok"] > 0
         assert pool.call("echo", "fine") == "fine"
+
+
+@pytest.mark.parametrize(
+    ("limits", "error"),
+    [({"monitor": "not a monitor"}, TypeError), ({"wall_clock_timeout": -1}, ValueError)],
+    ids=["bad-monitor", "bad-timeout"],
+)
+def test_call_async_with_a_bad_limit_keeps_no_sandbox(limits: dict[str, object], error: type[Exception]) -> None:
+    async def scenario(pool: SandboxPool) -> None:
+        with pytest.raises(error):
+            await pool.call_async("echo", "x", **limits)  # type: ignore[arg-type]
+        assert await pool.call_async("echo", "fine", checkout_timeout=5) == "fine"
+
+    with SandboxPool(make_factory(), size=1) as pool:
+        asyncio.run(scenario(pool))
+        assert pool.stats()["busy"] == 0

@@ -265,9 +265,10 @@ class SandboxPool:
         the loop; the call (and any restore) runs in the loop's default
         executor. Cancelling the task ends the handler as
         ``call_handler_async`` does, and the sandbox still goes back clean."""
-        got = await self._handout.take_async(self._timeout(checkout_timeout), self._affinity(tenant))
+        # Before the checkout: a limit that cannot be made must not keep a sandbox.
         cancelled_signal = _native.MonitorSignal("task-cancelled")
         monitors = [*_compose(wall_clock_timeout, cpu_timeout, monitor), cancelled_signal]
+        got = await self._handout.take_async(self._timeout(checkout_timeout), self._affinity(tenant))
         abandoned = threading.Event()
 
         def run() -> Any:
