@@ -243,14 +243,14 @@ class MonitorSignal:
 def monitor_terminations() -> dict[str, int]:
     """Calls ended per monitor name since the process started."""
 
-def monitor_thread_count() -> int | None:
-    """The monitor runtime's worker threads; ``None`` before it starts."""
+def backends() -> list[tuple[str, int, bool, bool, str | None]]:
+    """Every backend, strongest isolation first: ``(name, rank, compiled_in,
+    isolated, problem)``; ``problem`` is ``None`` when it runs here, else why
+    not. The first call probes each backend (starts and discards one
+    sandbox; the answers are kept); releases the GIL while probing."""
 
-def cpu_clock_support() -> str:
-    """The OS API behind ``CpuTimeMonitor`` here. Raises ``OSError`` if
-    there is none."""
-
-def backends() -> list[tuple[str, bool, str | None]]:
-    """Every backend: (name, compiled in, ``None`` if it runs here or why
-    not). Releases the GIL: probing may start and discard a guest, once per
-    process."""
+def resolve_backend(name: str) -> str:
+    """The backend a load with ``with_backend(name)`` would use (``"auto"``
+    included). Raises ``ValueError`` for an unknown name and
+    ``BackendUnavailableError`` (``HypervisorUnavailableError`` for a
+    micro-VM) when it cannot run here. Releases the GIL while probing."""

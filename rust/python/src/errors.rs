@@ -117,7 +117,7 @@ pub(crate) fn to_py(py: Python<'_>, error: Error) -> PyErr {
         Error::OutOfMemory { .. } => instance(py, |c| &c.GuestOutOfMemoryError, message, &[]),
         Error::MonitorStart(_) => instance(py, |c| &c.MonitorStartError, message, &[]),
         Error::Snapshot(_) => instance(py, |c| &c.SnapshotError, message, &[]),
-        Error::BackendUnavailable { backend: "hyperlight", .. } => {
+        Error::BackendUnavailable { needs_hypervisor: true, .. } => {
             instance(py, |c| &c.HypervisorUnavailableError, message, &[])
         }
         Error::BackendUnavailable { .. } => instance(py, |c| &c.BackendUnavailableError, message, &[]),
