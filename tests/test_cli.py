@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from hyperlight_js import HyperlightError
 from hyperlight_js.cli import main, parse_duration
 
 
@@ -65,17 +66,38 @@ def test_module_entry_point_and_console_script(tmp_path: Path, backend: str) -> 
 
 
 def test_doctor_tells_what_runs_here(capsys: pytest.CaptureFixture[str]) -> None:
-    from hyperlight_js import doctor
+    from hyperlight_js import _native, doctor
 
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     for status in doctor.backends():
-        assert status.name in out
-    assert "in-process  available" in out
+        state = "available" if status.runs_here else "not compiled in" if not status.compiled_in else "cannot run here"
+        assert f"{status.name:<11} " in out and state in out
+    # The host-process backend needs nothing, so it always runs.
+    unisolated = next(s for s in doctor.backends() if not s.isolated)
+    assert f"{unisolated.name:<11} available" in out
     assert "CPU-time monitor" in out and "monitor runtime" in out
-    hyperlight = next(s for s in doctor.backends() if s.name == "hyperlight")
-    if hyperlight.compiled_in and hyperlight.problem:
+    micro_vm = doctor.backends()[0]
+    if micro_vm.compiled_in and micro_vm.problem:
         # The probe's own error (the hypervisor's words), not a guess.
-        assert f"micro-VM: does not start here: {hyperlight.problem}" in out
+        assert f"micro-VM: does not start here: {micro_vm.problem}" in out
     else:
         assert "micro-VM: " in out
+    try:
+        auto = _native.resolve_backend("auto")
+    except HyperlightError:
+        auto = "none"
+    assert f"auto (the default) picks: {auto}" in out
+
+
+def test_an_unknown_backend_is_a_usage_error_naming_the_registrys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hyperlight_js import doctor
+
+    path = _script(tmp_path, "function handler() { return 1 }")
+    assert main(["run", path, "--backend", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown backend" in err and "nope" in err
+    for name in [s.name for s in doctor.backends()] + ["auto"]:
+        assert f'"{name}"' in err

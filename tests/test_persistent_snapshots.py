@@ -220,7 +220,7 @@ def test_another_backend_is_refused(tmp_path: Path, backend: str) -> None:
     path = tmp_path / "s.snap"
     saved_counter(path, backend)
     with pytest.raises(SnapshotError, match=f"{backend} backend"):
-        load_counter(path, builder().with_backend(other))  # type: ignore[arg-type]
+        load_counter(path, builder().with_backend(other))
 
 
 def test_a_file_snapshot_is_not_restored_into_a_sandbox(tmp_path: Path, backend: str) -> None:

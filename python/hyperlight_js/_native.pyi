@@ -243,6 +243,13 @@ class MonitorSignal:
 def monitor_terminations() -> dict[str, int]:
     """Calls ended per monitor name since the process started."""
 
+def monitor_thread_count() -> int | None:
+    """The monitor runtime's worker threads; ``None`` before it starts."""
+
+def cpu_clock_support() -> str:
+    """The OS API behind ``CpuTimeMonitor`` here. Raises ``OSError`` if
+    there is none."""
+
 def backends() -> list[tuple[str, int, bool, bool, str | None]]:
     """Every backend, strongest isolation first: ``(name, rank, compiled_in,
     isolated, problem)``; ``problem`` is ``None`` when it runs here, else why

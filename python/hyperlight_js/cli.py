@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from .errors import ExecutionCancelled, GuestError, HyperlightError, InvalidEventError, ResultNotSerializableError
 from .monitor import CpuTimeMonitor, Monitor, WallClockMonitor
 from . import doctor
-from .sandbox import BACKENDS, SandboxBuilder, Script
+from .sandbox import SandboxBuilder, Script
 
 EXIT_OK, EXIT_HANDLER_FAILED, EXIT_USAGE, EXIT_LIMIT, EXIT_SANDBOX = 0, 1, 2, 3, 4
 
@@ -46,7 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--cpu-time", type=parse_duration, metavar="DURATION", help="CPU-time limit, e.g. 100ms")
     run.add_argument("--heap-size", type=int, metavar="BYTES", help="guest heap limit in bytes")
     run.add_argument("--root", metavar="DIR", help="directory relative imports may not leave (default: the script's)")
-    run.add_argument("--backend", choices=BACKENDS, help="which engine runs the handler")
+    run.add_argument(
+        "--backend",
+        metavar="NAME",
+        help="which engine runs the handler: a backend `doctor` lists, or auto (the default)",
+    )
     commands.add_parser("doctor", help="what this machine and build support: backends, hypervisors, CPU clocks")
     return parser
 

@@ -1,7 +1,11 @@
 """``python -m hyperlight_js doctor``: what this machine and this build can
 do — which backends are compiled in and whether each can actually run (a
 micro-VM is really started, not just looked for), the hypervisor devices,
-CPU clocks for ``CpuTimeMonitor`` and the monitor runtime's threads."""
+CPU clocks for ``CpuTimeMonitor`` and the monitor runtime's threads.
+
+Every fact about a backend comes from the core's registry
+(``_native.backends()``, ``_native.resolve_backend()``); nothing here names
+one."""
 
 from __future__ import annotations
 
@@ -18,8 +22,8 @@ class BackendStatus:
     name: str
     compiled_in: bool
     problem: str | None  # None when it can run here
-    rank: int = 0  # lower is stronger isolation
-    isolated: bool = True  # False: runs in the host process; `auto` never picks it
+    rank: int  # lower is stronger isolation
+    isolated: bool  # False: runs in the host process; `auto` never picks it
 
     @property
     def runs_here(self) -> bool:
@@ -34,6 +38,7 @@ WINDOWS_WITHOUT_MICRO_VM = (
 
 
 def backends() -> list[BackendStatus]:
+    """Every backend, strongest isolation first (the first is the micro-VM)."""
     return [
         BackendStatus(name, compiled, problem, rank, isolated)
         for name, rank, compiled, isolated, problem in _native.backends()
@@ -42,21 +47,26 @@ def backends() -> list[BackendStatus]:
 
 def hypervisors() -> dict[str, bool]:
     """Which hypervisor interfaces this machine exposes (present is not the
-    same as usable: the hyperlight backend's status says that)."""
+    same as usable: the micro-VM backend's status says that)."""
     if sys.platform == "win32":
         system32 = os.path.join(os.environ.get("SystemRoot", r"C:\Windows"), "System32")
         return {"WHP": os.path.exists(os.path.join(system32, "WinHvPlatform.dll"))}
     return {"/dev/kvm": os.path.exists("/dev/kvm"), "/dev/mshv": os.path.exists("/dev/mshv")}
 
 
+def _micro_vm_backend() -> BackendStatus:
+    # The registry ranks the micro-VM, the strongest isolation, first.
+    return backends()[0]
+
+
 def micro_vm() -> str:
-    """Whether a Hyperlight micro-VM really starts here: the hyperlight
+    """Whether a Hyperlight micro-VM really starts here: the micro-VM
     backend's probe builds one, loads a handler and calls it (once per
     process), so a hypervisor that is present but cannot run guests shows
     its own error."""
-    status = next(s for s in backends() if s.name == "hyperlight")
+    status = _micro_vm_backend()
     if not status.compiled_in:
-        return "not tried (the hyperlight backend is not compiled into this build)"
+        return f"not tried (the {status.name} backend is not compiled into this build)"
     if status.runs_here:
         return "starts and answers a call"
     return f"does not start here: {status.problem}"
@@ -72,7 +82,6 @@ def auto_choice() -> str:
         return f"none (no isolated backend runs here; name {by_name} to run without one)"
 
 
-
 def monitor_threads() -> str:
     running = _native.monitor_thread_count()
     configured = os.environ.get(_native.MONITOR_THREADS_ENV)
@@ -84,10 +93,11 @@ def monitor_threads() -> str:
 
 def report() -> list[str]:
     lines = [f"hyperlight-js {_native.__version__} on {sys.platform}, Python {sys.version.split()[0]}", "backends:"]
+    micro_vm_backend = _micro_vm_backend()
     for status in backends():
         if not status.compiled_in:
             state = "not compiled in"
-            if status.name == "hyperlight" and sys.platform == "win32":
+            if status == micro_vm_backend and sys.platform == "win32":
                 state += f" ({WINDOWS_WITHOUT_MICRO_VM})"
         elif status.runs_here:
             state = "available"

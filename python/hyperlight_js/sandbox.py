@@ -19,7 +19,7 @@ import re
 import signal
 import threading
 from collections.abc import Callable
-from typing import Any, Literal, Union
+from typing import Any, Union
 
 from . import _native
 from ._bridge import RacedSpec
@@ -32,8 +32,6 @@ Script = _native.Script
 Snapshot = _native.Snapshot
 InterruptHandle = _native.InterruptHandle
 
-BackendName = Literal["hyperlight", "wasm", "in-process", "auto"]
-BACKENDS: tuple[BackendName, ...] = ("hyperlight", "wasm", "in-process", "auto")
 # The backend a new SandboxBuilder starts with; None keeps the core's default.
 DEFAULT_BACKEND: str | None = None
 
@@ -92,13 +90,14 @@ class SandboxBuilder:
             self._native.with_backend(DEFAULT_BACKEND)
         self._print: Callable[[str], object] | None = _print_line
 
-    def with_backend(self, name: BackendName) -> SandboxBuilder:
-        """Which engine runs the sandbox: ``"hyperlight"`` (micro-VM),
-        ``"wasm"`` (QuickJS in WebAssembly), ``"in-process"`` or ``"auto"``
-        (the default: the strongest isolation that works here, hyperlight,
-        else wasm; never in-process). An unknown name raises ``ValueError``;
-        asking for a backend that cannot run here raises
-        :class:`BackendUnavailableError` when the sandbox is loaded."""
+    def with_backend(self, name: str) -> SandboxBuilder:
+        """Which engine runs the sandbox: a backend's name (hyperlight, the
+        micro-VM; wasm, QuickJS in WebAssembly; in-process; ``python -m
+        hyperlight_js doctor`` lists them) or ``"auto"``, the default: the
+        strongest isolation that works here, never in-process. An unknown
+        name raises ``ValueError``; asking for a backend that cannot run
+        here raises :class:`BackendUnavailableError` when the sandbox is
+        loaded."""
         self._native.with_backend(name)
         return self
 
@@ -374,7 +373,7 @@ class LoadedJSSandbox:
 
     @property
     def backend(self) -> str:
-        """Which engine runs the handlers: ``"hyperlight"``, ``"wasm"`` or ``"in-process"``."""
+        """The name of the backend that runs the handlers (``auto`` resolved)."""
         return self._native.backend
 
     def interrupt_handle(self) -> _native.InterruptHandle:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from . import _native
-from .sandbox import BackendName, LoadedJSSandbox, ProtoJSSandbox, SandboxBuilder, _print_line
+from .sandbox import LoadedJSSandbox, ProtoJSSandbox, SandboxBuilder, _print_line
 
 __all__ = ["SnapshotFactory"]
 
@@ -56,7 +56,7 @@ class SnapshotFactory:
         snapshot = self._snapshot
         builder = (
             SandboxBuilder()
-            .with_backend(cast(BackendName, snapshot.backend))
+            .with_backend(snapshot.backend)
             .with_guest_heap_size(snapshot.heap_size)
             .with_guest_scratch_size(snapshot.scratch_size)
             .with_host_print_fn(self._print_fn)

@@ -59,7 +59,7 @@ function handler(e) {
 
 
 def _builder(backend: str) -> SandboxBuilder:
-    return SandboxBuilder().with_backend(backend).with_host_print_fn(None)  # type: ignore[arg-type]
+    return SandboxBuilder().with_backend(backend).with_host_print_fn(None)
 
 
 def _loaded(backend: str, source: str, host: dict[str, Callable[..., Any]] | None = None) -> LoadedJSSandbox:
