@@ -384,8 +384,8 @@ impl Snapshot {
         self.0.stack_size()
     }
 
-    #[getter]
-    fn from_file(&self) -> bool {
+    #[getter(from_file)]
+    fn is_from_file(&self) -> bool {
         self.0.from_file()
     }
 }
