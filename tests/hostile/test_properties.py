@@ -89,13 +89,16 @@ LIMITS = [0.02, 0.06, 0.16, 0.4]  # each at least 2.5x the one before
 KINDS = ["cpu-time", "python-delay", "wall-clock"]
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The `builder` fixture is shared by all examples; they only build from it, never change it.
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(st.tuples(st.sampled_from(KINDS), st.sampled_from(LIMITS)), min_size=1, max_size=5))
-def test_the_earliest_limit_ends_a_tight_loop(monitors: list[tuple[str, float]]) -> None:
+def test_the_earliest_limit_ends_a_tight_loop(builder: SandboxBuilder, monitors: list[tuple[str, float]]) -> None:
     earliest = min(limit for _, limit in monitors)
     winners = {kind for kind, limit in monitors if limit == earliest}
     assume(len(winners) == 1)
-    sandbox = SandboxBuilder().with_host_print_fn(None).build().load_runtime()
+    sandbox = builder.build().load_runtime()
     sandbox.add_handler("spin", "function handler() { while (true) {} }")
     loaded = sandbox.get_loaded_sandbox()
     spec: tuple[Monitor, ...] = tuple(_monitor(kind, limit) for kind, limit in monitors)
