@@ -7,7 +7,6 @@ import pytest
 
 from hyperlight_js import LoadedJSSandbox, SandboxBuilder
 from hyperlight_js import doctor
-from hyperlight_js import sandbox as sandbox_module
 
 SPIN = "function handler(e) { while (true) {} }"
 
@@ -36,11 +35,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("backend", params, indirect=True)
 
 
+# Autouse so that every test keeps running once per backend, as the suite
+# always has: a test that builds no sandbox costs little, and a test that
+# builds one without asking for `builder` is caught by
+# test_every_builder_names_its_backend.py rather than silently running on
+# one backend.
 @pytest.fixture(autouse=True)
-def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The backend every SandboxBuilder() in the test uses by default."""
+def backend(request: pytest.FixtureRequest) -> str:
+    """The name of the backend this run of the test is for."""
     name: str = request.param
-    monkeypatch.setattr(sandbox_module, "DEFAULT_BACKEND", name)
     return name
 
 
