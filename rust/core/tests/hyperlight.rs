@@ -13,12 +13,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hyperlight_js_core::backend::{BackendChoice, BackendKind};
+use hyperlight_js_core::backend::{self, BackendChoice};
 use hyperlight_js_core::monitor::{CpuTimeMonitor, WallClockMonitor, Watchers};
 use hyperlight_js_core::{Error, HostCallError, HostCause, LoadedJSSandbox, ProtoJSSandbox, SandboxBuilder, Script};
 
 fn builder() -> SandboxBuilder {
-    SandboxBuilder::new().with_backend(BackendChoice::Named(BackendKind::Hyperlight))
+    SandboxBuilder::new().with_backend(BackendChoice::Named(backend::find("hyperlight").unwrap()))
 }
 
 fn load(proto: ProtoJSSandbox, handlers: &[(&str, &str)]) -> Result<LoadedJSSandbox, Error> {
@@ -226,7 +226,9 @@ fn auto_picks_the_micro_vm() {
 fn refused_with_the_probe_error(reason: &str) {
     let r = load(builder().build().unwrap(), &[("h", "function handler() { return 1 }")]);
     match r {
-        Err(Error::BackendUnavailable { backend: "hyperlight", reason: given }) => assert_eq!(given, reason),
+        Err(Error::BackendUnavailable { backend: "hyperlight", needs_hypervisor: true, reason: given }) => {
+            assert_eq!(given, reason)
+        }
         other => panic!("expected BackendUnavailable, got {:?}", other.map(|s| s.backend_name())),
     }
     if let Ok(s) = load(
@@ -266,7 +268,7 @@ fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    match BackendKind::Hyperlight.availability() {
+    match backend::find("hyperlight").unwrap().availability() {
         Ok(()) => {
             for (name, check) in CHECKS.iter().filter(|(n, _)| wanted(n)) {
                 if run(name, check) {
@@ -278,7 +280,7 @@ fn main() {
         }
         Err(reason) => {
             if wanted("refused_with_the_probe_error") {
-                if run("refused_with_the_probe_error", || refused_with_the_probe_error(&reason)) {
+                if run("refused_with_the_probe_error", || refused_with_the_probe_error(&reason.to_string())) {
                     passed += 1
                 } else {
                     failed += 1

@@ -3,13 +3,13 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hyperlight_js_core::backend::{BackendChoice, BackendKind};
+use hyperlight_js_core::backend::{self, BackendChoice};
 use hyperlight_js_core::{Error, HostCallError, LoadedJSSandbox, SandboxBuilder, Script};
 
 /// These tests exercise the core's lifecycle and monitors on the engine that
 /// every build has (the default, `auto`, needs an isolated backend).
 fn in_process() -> SandboxBuilder {
-    SandboxBuilder::new().with_backend(BackendChoice::Named(BackendKind::InProcess))
+    SandboxBuilder::new().with_backend(BackendChoice::Named(backend::find("in-process").unwrap()))
 }
 fn loaded(handler: &str) -> LoadedJSSandbox {
     let mut sandbox = in_process().build().unwrap().load_runtime().unwrap();

@@ -3,14 +3,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyperlight_js_core::backend::{BackendChoice, BackendKind};
+use hyperlight_js_core::backend::{self, BackendChoice};
 use hyperlight_js_core::monitor::{metrics, CpuTimeMonitor, ExecutionMonitor, MonitorList, WallClockMonitor};
 use hyperlight_js_core::{Error, HostCallError, LoadedJSSandbox, MonitorError, SandboxBuilder, Script};
 
 /// These tests exercise the core's lifecycle and monitors on the engine that
 /// every build has (the default, `auto`, needs an isolated backend).
 fn in_process() -> SandboxBuilder {
-    SandboxBuilder::new().with_backend(BackendChoice::Named(BackendKind::InProcess))
+    SandboxBuilder::new().with_backend(BackendChoice::Named(backend::find("in-process").unwrap()))
 }
 fn loaded_with_sleep_host(handler: &str, side_effects: Arc<AtomicUsize>) -> LoadedJSSandbox {
     let mut proto = in_process().build().unwrap();

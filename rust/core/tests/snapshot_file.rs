@@ -4,27 +4,27 @@
 
 use std::sync::Arc;
 
-use hyperlight_js_core::backend::{BackendChoice, BackendKind};
+use hyperlight_js_core::backend::{self, BackendChoice, Descriptor};
 use hyperlight_js_core::{Error, HostFunction, LoadedJSSandbox, ProtoJSSandbox, SandboxBuilder, Script, Snapshot};
 
 const COUNTER: &str = r#"import { twice } from "math";
 let n = 0;
 function handler(e) { n++; return [n, twice(e)] }"#;
 
-fn kinds() -> Vec<BackendKind> {
-    [BackendKind::Wasm, BackendKind::InProcess]
+fn kinds() -> Vec<&'static Descriptor> {
+    [backend::find("wasm").unwrap(), backend::find("in-process").unwrap()]
         .into_iter()
         .filter(|kind| match kind.availability() {
             Ok(()) => true,
             Err(reason) => {
-                eprintln!("skipped {}: {reason}", kind.name());
+                eprintln!("skipped {}: {reason}", kind.name);
                 false
             }
         })
         .collect()
 }
 
-fn proto(kind: BackendKind, function: &str) -> ProtoJSSandbox {
+fn proto(kind: &'static Descriptor, function: &str) -> ProtoJSSandbox {
     let mut proto = SandboxBuilder::new().with_backend(BackendChoice::Named(kind)).build().unwrap();
     let twice: HostFunction = Arc::new(|args: &str| {
         let n: i64 = args.trim_matches(|c| c == '[' || c == ']').parse().unwrap_or(0);
@@ -34,7 +34,7 @@ fn proto(kind: BackendKind, function: &str) -> ProtoJSSandbox {
     proto
 }
 
-fn counter(kind: BackendKind) -> LoadedJSSandbox {
+fn counter(kind: &'static Descriptor) -> LoadedJSSandbox {
     let mut sandbox = proto(kind, "twice").load_runtime().unwrap();
     sandbox.add_handler("h", Script::from_content(COUNTER, None).unwrap()).unwrap();
     sandbox.get_loaded_sandbox().unwrap()
@@ -44,7 +44,7 @@ fn counter(kind: BackendKind) -> LoadedJSSandbox {
 fn a_saved_snapshot_starts_a_sandbox_in_the_same_state() {
     for kind in kinds() {
         let mut loaded = counter(kind);
-        let calls = if kind == BackendKind::Wasm {
+        let calls = if kind.name == "wasm" {
             loaded.handle_event("h", "1", None).unwrap();
             1
         } else {
@@ -53,7 +53,7 @@ fn a_saved_snapshot_starts_a_sandbox_in_the_same_state() {
         let bytes = loaded.snapshot().unwrap().to_bytes().unwrap();
         let snapshot = Snapshot::from_bytes(&bytes).unwrap();
         let mut again = proto(kind, "twice").load_snapshot(&snapshot).unwrap();
-        assert_eq!(again.handle_event("h", "5", None).unwrap(), format!("[{},10]", calls + 1), "{}", kind.name());
+        assert_eq!(again.handle_event("h", "5", None).unwrap(), format!("[{},10]", calls + 1), "{}", kind.name);
     }
 }
 

@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyperlight_js_core::backend::{BackendChoice, BackendKind};
+use hyperlight_js_core::backend::{self, BackendChoice};
 use hyperlight_js_core::{Error, LoadedJSSandbox, SandboxBuilder, Script};
 
 fn wasm_runs() -> bool {
-    match BackendKind::Wasm.availability() {
+    match backend::find("wasm").unwrap().availability() {
         Ok(()) => true,
         Err(reason) => {
             eprintln!("skipped: the wasm backend cannot run here: {reason}");
@@ -26,7 +26,7 @@ fn wasm_runs() -> bool {
 }
 
 fn loaded(heap: usize, handlers: &[(&str, &str)]) -> LoadedJSSandbox {
-    let builder = SandboxBuilder::new().with_backend(BackendChoice::Named(BackendKind::Wasm));
+    let builder = SandboxBuilder::new().with_backend(BackendChoice::Named(backend::find("wasm").unwrap()));
     let mut sandbox = builder.with_guest_heap_size(heap).unwrap().build().unwrap().load_runtime().unwrap();
     for (name, source) in handlers {
         sandbox.add_handler(name, Script::from_content(*source, None).unwrap()).unwrap();
@@ -59,7 +59,9 @@ fn a_snapshot_from_before_unload_restores_its_own_handlers() {
     if !wasm_runs() {
         return;
     }
-    common::assert_restore_across_reload(SandboxBuilder::new().with_backend(BackendChoice::Named(BackendKind::Wasm)));
+    common::assert_restore_across_reload(
+        SandboxBuilder::new().with_backend(BackendChoice::Named(backend::find("wasm").unwrap())),
+    );
 }
 
 /// Math.random's state is in the guest's memory: without a new seed every
