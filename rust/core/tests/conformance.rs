@@ -1,0 +1,60 @@
+//! The conformance suite: every behaviour a sandbox promises, checked once
+//! per registered backend. A trial is named `<backend>::<area>::<test>`; on
+//! a backend that is not compiled in or cannot run here it is reported as
+//! ignored, with the backend's own reason, decided at run time (hence this
+//! harness, libtest-mimic, instead of `#[test]`).
+//!
+//! A case that holds for every backend but one or two names them in
+//! `not_on`, with why; their own rule is checked in their own test file
+//! (`tests/<backend>.rs`). Per-backend files hold only what is specific to
+//! one backend.
+
+mod common;
+
+mod conformance {
+    pub mod case;
+    pub mod failures;
+    pub mod handlers;
+    pub mod host_functions;
+    pub mod lifecycle;
+    pub mod monitors;
+    pub mod sizes;
+    pub mod snapshots;
+}
+
+use conformance::case::Case;
+use conformance::*;
+use libtest_mimic::{Arguments, Completion, Trial};
+
+const AREAS: &[(&str, &[Case])] = &[
+    ("lifecycle", lifecycle::CASES),
+    ("handlers", handlers::CASES),
+    ("failures", failures::CASES),
+    ("monitors", monitors::CASES),
+    ("snapshots", snapshots::CASES),
+    ("host_functions", host_functions::CASES),
+    ("sizes", sizes::CASES),
+];
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for backend in common::backends::registered_backends() {
+        for (area, cases) in AREAS {
+            for case in cases.iter().filter(|case| case.applies_to(backend.name)) {
+                let (name, run, availability) = (backend.name, case.run, backend.availability.clone());
+                trials.push(Trial::ignorable_test(
+                    format!("{name}::{area}::{}", case.name),
+                    move || match availability {
+                        Ok(()) => {
+                            run(name);
+                            Ok(Completion::Completed)
+                        }
+                        Err(reason) => Ok(Completion::ignored_with(reason)),
+                    },
+                ));
+            }
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
