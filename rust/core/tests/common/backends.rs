@@ -21,8 +21,17 @@ pub fn registered_backends() -> Vec<Registered> {
         .collect()
 }
 
-/// A builder for a sandbox of the backend with this name.
+/// A builder for a sandbox of the backend with this name (or `"auto"`).
 pub fn builder(name: &str) -> SandboxBuilder {
     let choice = name.parse().unwrap_or_else(|e| panic!("{name:?} is not a registered backend: {e}"));
     SandboxBuilder::new().with_backend(choice)
+}
+
+/// Whether the backend with this name can run here, and if not why.
+pub fn availability(name: &str) -> Result<(), String> {
+    registered_backends()
+        .into_iter()
+        .find(|backend| backend.name == name)
+        .unwrap_or_else(|| panic!("{name:?} is not a registered backend"))
+        .availability
 }

@@ -2,6 +2,9 @@
 //! ([`backends`]), sandboxes loaded from inline sources, and the shapes of
 //! the failures they assert.
 
+// Each test binary uses its own part of this.
+#![allow(dead_code)]
+
 pub mod backends;
 
 use std::sync::Arc;
@@ -55,54 +58,4 @@ pub fn cancelled_by(result: Result<String, Error>) -> Option<String> {
         Err(Error::Cancelled { monitor, .. }) => monitor,
         other => panic!("expected a cancellation, got {other:?}"),
     }
-}
-
-/// Checks the failures every backend reports the same way, on a sandbox
-/// whose handler `h` returns `undefined`, a BigInt or a cycle for
-/// `e.kind` = `undef`, `big`, `cycle`, and throws `TypeError('nope')` for
-/// `throw`.
-pub fn assert_typed_failures(s: &mut LoadedJSSandbox) {
-    assert!(matches!(s.handle_event("h", "{not json", None), Err(Error::InvalidEvent(_))));
-    assert!(matches!(s.handle_event("missing", "{}", None), Err(Error::HandlerNotFound(_))));
-    for kind in ["undef", "big", "cycle"] {
-        let r = s.handle_event("h", &format!(r#"{{"kind":"{kind}"}}"#), None);
-        assert!(matches!(r, Err(Error::ResultNotSerializable(_))), "{kind}: {r:?}");
-    }
-    match s.handle_event("h", r#"{"kind":"throw"}"#, None) {
-        Err(Error::Guest(f)) => {
-            assert_eq!(f.message, "TypeError: nope");
-            assert!(f.stack.unwrap_or_default().contains("handler"));
-        }
-        other => panic!("{other:?}"),
-    }
-}
-
-/// A snapshot taken before `unload()` brings back exactly the handlers it
-/// captured, with their code and state, into the reloaded sandbox (as
-/// upstream's `test_snapshot_and_restore`): handlers added since are not
-/// found, and nothing poisons. Two new handlers, so the second one has a
-/// number the captured guest never gave out.
-pub fn assert_restore_across_reload(builder: SandboxBuilder) {
-    let counter = |tag: &str| {
-        Script::from_content(format!("let n = 0; function handler() {{ n++; return ['{tag}', n] }}"), None).unwrap()
-    };
-    let mut sandbox = builder.build().unwrap().load_runtime().unwrap();
-    sandbox.add_handler("old", counter("old")).unwrap();
-    let mut loaded = sandbox.get_loaded_sandbox().unwrap();
-    let captured = loaded.snapshot().unwrap();
-    assert_eq!(loaded.handle_event("old", "{}", None).unwrap(), r#"["old",1]"#);
-    let mut sandbox = loaded.unload();
-    sandbox.clear_handlers();
-    sandbox.add_handler("new1", counter("new1")).unwrap();
-    sandbox.add_handler("new2", counter("new2")).unwrap();
-    let mut reloaded = sandbox.get_loaded_sandbox().unwrap();
-    assert_eq!(reloaded.handle_event("new2", "{}", None).unwrap(), r#"["new2",1]"#);
-    reloaded.restore(&captured).unwrap();
-    assert_eq!(reloaded.handle_event("old", "{}", None).unwrap(), r#"["old",1]"#);
-    for name in ["new1", "new2"] {
-        let r = reloaded.handle_event(name, "{}", None);
-        assert!(matches!(r, Err(Error::HandlerNotFound(_))), "{name}: {r:?}");
-    }
-    assert_eq!(reloaded.handle_event("old", "{}", None).unwrap(), r#"["old",2]"#);
-    assert!(!reloaded.poisoned());
 }
