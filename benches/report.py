@@ -74,7 +74,7 @@ class Row:
     ratio: bool = True
 
 
-# The rows the README shows, by (case prefix, figure prefix).
+# The rows the headline tables (docs/performance.md) show, by (case prefix, figure prefix).
 HEADLINE = [
     ("Round trip, no-op", "`handle_event` (JSON text)"),
     ("Round trip, no-op", "`handle_event`, `gc=False`"),
@@ -325,7 +325,7 @@ def cell(run: Run, row: Row, reference: str, ours: float | None) -> str:
 
 
 def table(run: Run, headline: bool = False) -> list[str]:
-    """The whole table, or (``headline``) the README's rows, without the
+    """The whole table, or (``headline``) the headline page's rows, without the
     columns of peers that ran none of them."""
     selected = [row for row in rows() if in_headline(row)] if headline else rows()
     peers = [
@@ -353,27 +353,29 @@ def table(run: Run, headline: bool = False) -> list[str]:
     return lines
 
 
-README = ROOT / "README.md"
+HEADLINE_PAGE = ROOT / "docs" / "performance.md"
 
 
-def update_readme(run: Run) -> bool:
-    """Replaces the README's headline block for the backend that ran (between
-    ``<!-- headline:<backend> -->`` and ``<!-- /headline:<backend> -->``), if
-    the README has one."""
+def update_headline(run: Run) -> bool:
+    """Replaces the headline block of docs/performance.md for the backend that
+    ran (between ``<!-- headline:<backend> -->`` and
+    ``<!-- /headline:<backend> -->``), if the page has one."""
     backend = run.info.get("ours_backend", "?")
     start, end = f"<!-- headline:{backend} -->", f"<!-- /headline:{backend} -->"
-    text = README.read_text(encoding="utf-8")
+    text = HEADLINE_PAGE.read_text(encoding="utf-8")
     if start not in text or end not in text:
         return False
     before, _, rest = text.partition(start)
     _, _, after = rest.partition(end)
     commit = str(run.commit.get("id", "?"))[:7] + (" with uncommitted changes" if run.commit.get("dirty") else "")
     report = LATEST.relative_to(ROOT).as_posix()
+    # The link is read from the page's folder, the text names the file from the root.
+    link = Path(os.path.relpath(LATEST, HEADLINE_PAGE.parent)).as_posix()
     missing = [PEERS[peer] for peer in PEERS if not any(run.value(row.peers[peer], row.read) is not None for row in rows())]
     block = [
         start,
         f"From one run on `{backend}`, {str(run.info.get('date', '?'))[:10]}"
-        f" (commit {commit}; {run.info.get('cores', '?')} cores); full table, machine and versions: [{report}]({report})."
+        f" (commit {commit}; {run.info.get('cores', '?')} cores); full table, machine and versions: [{report}]({link})."
         " Peer cells: their figure · ours/theirs.",
         "",
         *table(run, headline=True),
@@ -381,7 +383,7 @@ def update_readme(run: Run) -> bool:
         *([f"Not shown, could not run a case here: {', '.join(missing)} (the report says why)."] if missing else []),
         end,
     ]
-    README.write_text(before + "\n".join(block) + after, encoding="utf-8")
+    HEADLINE_PAGE.write_text(before + "\n".join(block) + after, encoding="utf-8")
     return True
 
 
@@ -495,8 +497,8 @@ def render(run: Run) -> None:
         lines += ["", "## Plots", ""] + [f"![{name}]({name})" for name in plots]
     LATEST.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {LATEST.relative_to(ROOT)}" + "".join(f", {name}" for name in plots))
-    if update_readme(run):
-        print(f"updated the headline in {README.relative_to(ROOT)}")
+    if update_headline(run):
+        print(f"updated the headline in {HEADLINE_PAGE.relative_to(ROOT)}")
 
 
 def main(argv: Sequence[str]) -> int:

@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 
 from . import _native
+from .errors import BackendUnavailableError
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,8 @@ class BackendStatus:
     name: str
     compiled_in: bool
     problem: str | None  # None when it can run here
+    rank: int = 0  # lower is stronger isolation
+    isolated: bool = True  # False: runs in the host process; `auto` never picks it
 
     @property
     def runs_here(self) -> bool:
@@ -31,7 +34,10 @@ WINDOWS_WITHOUT_MICRO_VM = (
 
 
 def backends() -> list[BackendStatus]:
-    return [BackendStatus(name, compiled, problem) for name, compiled, problem in _native.backends()]
+    return [
+        BackendStatus(name, compiled, problem, rank, isolated)
+        for name, rank, compiled, isolated, problem in _native.backends()
+    ]
 
 
 def hypervisors() -> dict[str, bool]:
@@ -59,10 +65,12 @@ def micro_vm() -> str:
 def auto_choice() -> str:
     """The backend ``auto`` (the default) takes here: the strongest isolation
     that runs, never in-process."""
-    for status in backends():
-        if status.name in ("hyperlight", "wasm") and status.runs_here:
-            return status.name
-    return 'none (no isolated backend runs here; name "in-process" to run without one)'
+    try:
+        return _native.resolve_backend("auto")
+    except BackendUnavailableError:
+        by_name = " or ".join(f'"{s.name}"' for s in backends() if not s.isolated)
+        return f"none (no isolated backend runs here; name {by_name} to run without one)"
+
 
 
 def monitor_threads() -> str:

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use hyperlight_js_core::backend::{BackendChoice, BackendKind};
+use hyperlight_js_core::backend::BackendChoice;
 use hyperlight_js_core::monitor::{sleep_until, ExecutionMonitor};
 use hyperlight_js_core::{MonitorError, SandboxBuilder, Script};
 
@@ -50,11 +50,9 @@ fn percentile_ms(samples: &mut [Duration], q: f64) -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let kind = match std::env::args().nth(1).as_deref() {
-        Some("wasm") => BackendKind::Wasm,
-        _ => BackendKind::InProcess,
-    };
-    let mut sandbox = SandboxBuilder::new().with_backend(BackendChoice::Named(kind)).build()?.load_runtime()?;
+    let name = std::env::args().nth(1).unwrap_or_else(|| "in-process".into());
+    let kind = name.parse::<BackendChoice>()?;
+    let mut sandbox = SandboxBuilder::new().with_backend(kind).build()?.load_runtime()?;
     sandbox.add_handler("h", Script::from_content("function handler(e) { while (true) {} }", None)?)?;
     let mut loaded = sandbox.get_loaded_sandbox()?;
     let snapshot = loaded.snapshot()?;
@@ -69,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut lateness = LATENESS.lock().unwrap_or_else(|e| e.into_inner()).clone();
     println!(
-        "{kind:?}: timer lateness p50 {:.3} ms, p99 {:.3} ms; call returned past the deadline p50 {:.3} ms, p99 {:.3} ms",
+        "{name}: timer lateness p50 {:.3} ms, p99 {:.3} ms; call returned past the deadline p50 {:.3} ms, p99 {:.3} ms",
         percentile_ms(&mut lateness, 0.5),
         percentile_ms(&mut lateness, 0.99),
         percentile_ms(&mut overshoot, 0.5),

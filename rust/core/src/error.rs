@@ -81,7 +81,12 @@ pub enum Error {
     /// The requested backend cannot run here (not compiled in, no usable
     /// hypervisor, ...). Isolation is never silently downgraded.
     #[error("the {backend} backend cannot run here: {reason}")]
-    BackendUnavailable { backend: &'static str, reason: String },
+    BackendUnavailable {
+        backend: &'static str,
+        /// The backend is a micro-VM: what is missing is a working hypervisor.
+        needs_hypervisor: bool,
+        reason: String,
+    },
     /// A script could not be found, read or compiled.
     #[error("{0}")]
     Load(String),

@@ -20,10 +20,12 @@ pub mod sandbox;
 mod script;
 pub mod sigint;
 mod source_file;
+mod spec;
 mod stack;
 mod text;
 
 pub use error::{Error, GuestFailure, HostCallError, HostCause, MonitorError, Result};
 pub use interrupt::InterruptHandle;
-pub use sandbox::{HostFunction, JSSandbox, LoadedJSSandbox, PrintFn, ProtoJSSandbox, SandboxBuilder, Snapshot};
+pub use sandbox::{JSSandbox, LoadedJSSandbox, ProtoJSSandbox, SandboxBuilder, Snapshot};
 pub use script::Script;
+pub use spec::{HostFunction, PrintFn};

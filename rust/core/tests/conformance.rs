@@ -2,7 +2,9 @@
 //! per registered backend. A trial is named `<backend>::<area>::<test>`; on
 //! a backend that is not compiled in or cannot run here it is reported as
 //! ignored, with the backend's own reason, decided at run time (hence this
-//! harness, libtest-mimic, instead of `#[test]`).
+//! harness, libtest-mimic, instead of `#[test]`); unless the run requires
+//! that backend (`HLJS_REQUIRE_BACKENDS`, as scripts/test.sh does for the
+//! backends it builds), when they fail with that reason instead.
 //!
 //! A case that holds for every backend but one or two names them in
 //! `not_on`, with why; their own rule is checked in their own test file
@@ -50,6 +52,10 @@ fn main() {
                             run(name);
                             Ok(Completion::Completed)
                         }
+                        Err(reason) if common::backends::required(name) => Err(format!(
+                            "the {name} backend is required (HLJS_REQUIRE_BACKENDS) but cannot run here: {reason}"
+                        )
+                        .into()),
                         Err(reason) => Ok(Completion::ignored_with(reason)),
                     },
                 ));

@@ -33,7 +33,9 @@ fn a_snapshot_cannot_be_saved_to_a_file() {
 fn refused_with_the_probe_error(reason: &str) {
     let r = common::load(common::backends::builder("hyperlight").build().unwrap(), ONE);
     match r {
-        Err(Error::BackendUnavailable { backend: "hyperlight", reason: given }) => assert_eq!(given, reason),
+        Err(Error::BackendUnavailable { backend: "hyperlight", needs_hypervisor: true, reason: given }) => {
+            assert_eq!(given, reason)
+        }
         other => panic!("expected BackendUnavailable, got {:?}", other.map(|s| s.backend_name())),
     }
     if let Ok(s) = common::load(common::backends::builder("auto").build().unwrap(), ONE) {

@@ -16,6 +16,7 @@ use hyperlight_js_core::Error;
 #[test]
 fn kill_after_kill_reaches_only_its_own_sandbox() {
     if let Err(reason) = common::backends::availability("wasm") {
+        assert!(!common::backends::required("wasm"), "the wasm backend is required but cannot run here: {reason}");
         eprintln!("skipped: the wasm backend cannot run here: {reason}");
         return;
     }

@@ -56,7 +56,7 @@ pub(crate) fn to_py(py: Python<'_>, error: Error) -> PyErr {
         Error::OutOfMemory { .. } => instance(py, "GuestOutOfMemoryError", message, &[]),
         Error::MonitorStart(_) => instance(py, "MonitorStartError", message, &[]),
         Error::Snapshot(_) => instance(py, "SnapshotError", message, &[]),
-        Error::BackendUnavailable { backend: "hyperlight", .. } => {
+        Error::BackendUnavailable { needs_hypervisor: true, .. } => {
             instance(py, "HypervisorUnavailableError", message, &[])
         }
         Error::BackendUnavailable { .. } => instance(py, "BackendUnavailableError", message, &[]),

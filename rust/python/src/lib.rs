@@ -11,16 +11,32 @@ mod sandbox;
 
 use pyo3::prelude::*;
 
-/// Every backend: (name, compiled into this build, None if it can run here
-/// or the reason it cannot). Probing may start and discard a guest.
+/// Every backend, strongest isolation first: (name, rank, compiled into
+/// this build, isolated from the host, None if it runs here or the reason
+/// it cannot). Probing may start and discard a guest.
 #[pyfunction]
-fn backends(py: Python<'_>) -> Vec<(&'static str, bool, Option<String>)> {
+fn backends(py: Python<'_>) -> Vec<(&'static str, u8, bool, bool, Option<String>)> {
     py.detach(|| {
-        hyperlight_js_core::backend::BackendKind::ALL
-            .into_iter()
-            .map(|kind| (kind.name(), kind.compiled_in(), kind.availability().err()))
+        hyperlight_js_core::backend::registry()
+            .iter()
+            .map(|d| {
+                (
+                    d.name,
+                    d.rank,
+                    d.compiled_in(),
+                    d.isolation.is_isolated(),
+                    d.availability().err().map(|r| r.to_string()),
+                )
+            })
             .collect()
     })
+}
+
+/// The backend a load with this choice would use (`"auto"` included).
+#[pyfunction]
+fn resolve_backend(py: Python<'_>, name: &str) -> PyResult<&'static str> {
+    let choice: hyperlight_js_core::backend::BackendChoice = name.parse().map_err(|e| errors::to_py(py, e))?;
+    py.detach(|| choice.resolve()).map(|d| d.name).map_err(|e| errors::to_py(py, e))
 }
 
 #[pymodule]
@@ -39,6 +55,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(monitors::monitor_thread_count, m)?)?;
     m.add_function(wrap_pyfunction!(monitors::cpu_clock_support, m)?)?;
     m.add_function(wrap_pyfunction!(backends, m)?)?;
+    m.add_function(wrap_pyfunction!(resolve_backend, m)?)?;
     m.add("MONITOR_THREADS_ENV", hyperlight_js_core::monitor::THREADS_ENV)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

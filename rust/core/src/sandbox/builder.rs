@@ -1,6 +1,7 @@
 use super::{PrintFn, ProtoJSSandbox, SandboxConfig};
 use crate::backend::BackendChoice;
 use crate::error::{Error, Result};
+use crate::spec::GuestConfig;
 
 /// Default guest heap: QuickJS's memory limit.
 pub const DEFAULT_HEAP_SIZE: usize = 64 * 1024 * 1024;
@@ -24,20 +25,18 @@ impl SandboxBuilder {
         Self {
             config: SandboxConfig {
                 backend: BackendChoice::Auto,
-                heap_size: DEFAULT_HEAP_SIZE,
-                stack_size: DEFAULT_SCRATCH_SIZE,
-                print: None,
+                guest: GuestConfig { heap_size: DEFAULT_HEAP_SIZE, stack_size: DEFAULT_SCRATCH_SIZE, print: None },
             },
         }
     }
 
     pub fn with_guest_heap_size(mut self, bytes: usize) -> Result<Self> {
-        self.config.heap_size = positive("guest heap size", bytes)?;
+        self.config.guest.heap_size = positive("guest heap size", bytes)?;
         Ok(self)
     }
 
     pub fn with_guest_scratch_size(mut self, bytes: usize) -> Result<Self> {
-        self.config.stack_size = positive("guest scratch size", bytes)?;
+        self.config.guest.stack_size = positive("guest scratch size", bytes)?;
         Ok(self)
     }
 
@@ -50,7 +49,7 @@ impl SandboxBuilder {
 
     /// Where `console.log` and `print` go. Without one, guest output is dropped.
     pub fn with_host_print_fn(mut self, print: PrintFn) -> Self {
-        self.config.print = Some(print);
+        self.config.guest.print = Some(print);
         self
     }
 
@@ -60,8 +59,8 @@ impl SandboxBuilder {
     /// minimum. A backend that cannot run here is reported when the sandbox
     /// is loaded, as before.
     pub fn build(self) -> Result<ProtoJSSandbox> {
-        if let Ok(kind) = self.config.backend.resolve() {
-            kind.check_sizes(self.config.heap_size, self.config.stack_size)?;
+        if let Ok(backend) = self.config.backend.resolve() {
+            backend.check_sizes(self.config.guest.heap_size, self.config.guest.stack_size)?;
         }
         Ok(ProtoJSSandbox::new(self.config))
     }

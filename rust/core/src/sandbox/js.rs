@@ -2,11 +2,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{next_sandbox_id, HostFunction, LoadedJSSandbox, SandboxConfig};
-use crate::backend::{self, LoadSpec};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 use crate::monitor::{run_watched, Watchers};
-use crate::Script;
+use crate::script::Script;
+use crate::spec::LoadSpec;
 
 /// A sandbox with its host functions, collecting handlers.
 pub struct JSSandbox {
@@ -74,17 +74,16 @@ impl JSSandbox {
     /// handlers' top-level code raced against monitors: loading runs guest
     /// code, and hostile top-level code must not hang the host either.
     pub fn get_loaded_sandbox_watched(&self, watchers: Watchers<'_>) -> Result<LoadedJSSandbox> {
-        let kind = self.config.backend.resolve()?;
+        let backend = self.config.backend.resolve()?;
+        let load = backend.engine()?.load;
         let spec = Arc::new(LoadSpec {
-            heap_size: self.config.heap_size,
-            stack_size: self.config.stack_size,
-            print: self.config.print.clone(),
+            guest: self.config.guest.clone(),
             host_modules: self.host_modules.clone(),
             handlers: self.handlers.clone(),
             imported_sources: Default::default(),
         });
-        let backend = run_watched(&self.interrupt.state, watchers, || backend::load(kind, spec, &self.interrupt))?;
-        Ok(LoadedJSSandbox::new(backend, self.clone_parts()))
+        let engine = run_watched(&self.interrupt.state, watchers, || load(spec, &self.interrupt))?;
+        Ok(LoadedJSSandbox::new(backend, engine, self.clone_parts()))
     }
 
     fn clone_parts(&self) -> JSSandbox {

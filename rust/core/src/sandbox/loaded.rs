@@ -3,11 +3,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::JSSandbox;
-use crate::backend::{Backend, BackendSnapshot};
+use crate::backend::{Backend, BackendSnapshot, Descriptor};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 use crate::monitor::{run_watched, MonitorSet, Watchers};
-use crate::Script;
+use crate::script::Script;
 
 /// A sandbox whose handlers are loaded and can be called.
 ///
@@ -17,6 +17,8 @@ use crate::Script;
 /// failure (a JavaScript exception, a bad event, a result JSON cannot hold)
 /// leaves it usable.
 pub struct LoadedJSSandbox {
+    /// Which backend runs it.
+    descriptor: &'static Descriptor,
     backend: Box<dyn Backend>,
     unloaded: JSSandbox,
     /// The handlers the engine holds now: those it was loaded with, or
@@ -46,7 +48,7 @@ pub(super) const FROM_FILE: u64 = 0;
 /// What a sandbox must be built with to load a snapshot.
 #[derive(Clone, Copy)]
 pub(super) struct SnapshotInfo {
-    pub backend: &'static str,
+    pub backend: &'static Descriptor,
     pub heap_size: usize,
     pub stack_size: usize,
 }
@@ -54,7 +56,7 @@ pub(super) struct SnapshotInfo {
 impl Snapshot {
     /// The backend that took it (`"wasm"`, `"in-process"`, `"hyperlight"`).
     pub fn backend_name(&self) -> &'static str {
-        self.info.backend
+        self.info.backend.name
     }
 
     pub fn heap_size(&self) -> usize {
@@ -85,9 +87,9 @@ pub struct CallOptions<'a> {
 }
 
 impl LoadedJSSandbox {
-    pub(super) fn new(backend: Box<dyn Backend>, unloaded: JSSandbox) -> Self {
+    pub(super) fn new(descriptor: &'static Descriptor, backend: Box<dyn Backend>, unloaded: JSSandbox) -> Self {
         let handlers = Arc::new(unloaded.handlers.clone());
-        Self { backend, unloaded, handlers, poisoned: Arc::new(AtomicBool::new(false)) }
+        Self { descriptor, backend, unloaded, handlers, poisoned: Arc::new(AtomicBool::new(false)) }
     }
 
     pub fn handle_event(&mut self, name: &str, event_json: &str, gc: Option<bool>) -> Result<String> {
@@ -129,9 +131,9 @@ impl LoadedJSSandbox {
             return Err(Error::Poisoned);
         }
         let info = SnapshotInfo {
-            backend: self.backend.name(),
-            heap_size: self.unloaded.config.heap_size,
-            stack_size: self.unloaded.config.stack_size,
+            backend: self.descriptor,
+            heap_size: self.unloaded.config.guest.heap_size,
+            stack_size: self.unloaded.config.guest.stack_size,
         };
         Ok(Snapshot {
             sandbox_id: self.unloaded.id,
@@ -182,7 +184,7 @@ impl LoadedJSSandbox {
     }
 
     pub fn backend_name(&self) -> &'static str {
-        self.backend.name()
+        self.descriptor.name
     }
 
     /// Drops the engine and returns the sandbox to the handler-editing stage.

@@ -13,28 +13,21 @@ mod proto;
 pub mod snapshot_file;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 pub use builder::SandboxBuilder;
 pub use js::JSSandbox;
 pub use loaded::{CallOptions, LoadedJSSandbox, Snapshot};
 pub use proto::ProtoJSSandbox;
 
-use crate::error::HostCallError;
+use crate::spec::GuestConfig;
+pub use crate::spec::{HostFunction, PrintFn};
 
-/// A host function: JSON array of arguments in, JSON value out.
-pub type HostFunction = Arc<dyn Fn(&str) -> Result<String, HostCallError> + Send + Sync>;
-
-/// Receives each line the guest prints with `console.log` or `print`.
-pub type PrintFn = Arc<dyn Fn(&str) + Send + Sync>;
-
-/// Sizes and settings fixed by the builder.
+/// Settings fixed by the builder: the backend asked for, and what the
+/// guest is told.
 #[derive(Clone)]
 pub(crate) struct SandboxConfig {
     pub backend: crate::backend::BackendChoice,
-    pub heap_size: usize,
-    pub stack_size: usize,
-    pub print: Option<PrintFn>,
+    pub guest: GuestConfig,
 }
 
 /// Sandboxes are numbered so a snapshot can only go back into its own.

@@ -1,9 +1,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::snapshot_file::{host_module_names, load_spec};
+use super::snapshot_file::{host_module_names, load_spec, snapshot_files};
 use super::{HostFunction, JSSandbox, LoadedJSSandbox, SandboxConfig, Snapshot};
-use crate::backend;
 use crate::error::{Error, Result};
 use crate::monitor::{run_watched, Watchers};
 
@@ -56,21 +55,21 @@ impl ProtoJSSandbox {
     /// Like [`load_snapshot`](Self::load_snapshot), raced against monitors.
     pub fn load_snapshot_watched(&self, snapshot: &Snapshot, watchers: Watchers<'_>) -> Result<LoadedJSSandbox> {
         let saved = snapshot.saved()?;
-        let kind = saved.kind()?;
+        let backend = saved.backend()?;
         let mine = self.config.backend.resolve()?;
-        if kind != mine {
+        if backend != mine {
             return Err(Error::Snapshot(format!(
                 "the snapshot is of the {} backend; this sandbox is built for {}",
-                kind.name(),
-                mine.name()
+                backend.name, mine.name
             )));
         }
+        let import = snapshot_files(backend)?.import;
         let sizes = (saved.heap_size as usize, saved.stack_size as usize);
-        if sizes != (self.config.heap_size, self.config.stack_size) {
+        if sizes != (self.config.guest.heap_size, self.config.guest.stack_size) {
             return Err(Error::Snapshot(format!(
                 "the snapshot was taken with a guest heap of {} and scratch of {} bytes; this sandbox is built \
                  with {} and {}",
-                sizes.0, sizes.1, self.config.heap_size, self.config.stack_size
+                sizes.0, sizes.1, self.config.guest.heap_size, self.config.guest.stack_size
             )));
         }
         let registered = host_module_names(&self.host_modules);
@@ -81,14 +80,13 @@ impl ProtoJSSandbox {
                 describe(&registered)
             )));
         }
-        let spec = Arc::new(load_spec(&saved, self.host_modules.clone(), self.config.print.clone()));
+        let spec = Arc::new(load_spec(&saved, self.host_modules.clone(), self.config.guest.print.clone()));
         let mut sandbox = JSSandbox::new(self.config.clone(), self.host_modules.clone());
         sandbox.handlers = spec.handlers.clone();
         let interrupt = sandbox.interrupt_handle();
-        let loaded = run_watched(&interrupt.state, watchers, || {
-            backend::import(kind, spec, &saved.payload, &saved.decoded, &interrupt)
-        })?;
-        Ok(LoadedJSSandbox::new(loaded, sandbox))
+        let loaded =
+            run_watched(&interrupt.state, watchers, || import(spec, &saved.payload, &saved.decoded, &interrupt))?;
+        Ok(LoadedJSSandbox::new(backend, loaded, sandbox))
     }
 }
 

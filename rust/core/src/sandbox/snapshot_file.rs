@@ -10,7 +10,7 @@
 //! their names, and the sandbox that loads it must register the same ones.
 //!
 //! This module owns the format; each backend only turns its own snapshot
-//! into bytes and back ([`backend::export`] / [`backend::import`]).
+//! into bytes and back (its descriptor's snapshot-file part).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -20,9 +20,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::loaded::{Snapshot, SnapshotInfo, FROM_FILE};
-use crate::backend::{self, BackendKind, LoadSpec};
+use crate::backend::registry::SnapshotFiles;
+use crate::backend::{self, BackendSnapshot, Descriptor};
 use crate::error::{Error, Result};
-use crate::Script;
+use crate::script::Script;
+use crate::spec::{GuestConfig, HostFunction, LoadSpec, PrintFn, SourceCache};
 
 const MAGIC: &[u8; 8] = b"HLJSSNAP";
 /// Bumped whenever the layout of [`SavedSnapshot`] (or a backend payload) changes.
@@ -38,7 +40,7 @@ const PACKAGE_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub(crate) struct SavedSnapshot {
     pub package_version: String,
     pub backend: String,
-    /// Which guest the payload is for (see [`backend::guest_identity`]).
+    /// Which guest the payload is for (the descriptor's `guest_identity`).
     pub guest: String,
     pub heap_size: u64,
     pub stack_size: u64,
@@ -50,7 +52,7 @@ pub(crate) struct SavedSnapshot {
     /// What the backend decoded from `payload`, kept for the next sandbox
     /// loaded from this snapshot (not part of the file).
     #[serde(skip)]
-    pub decoded: OnceLock<crate::backend::BackendSnapshot>,
+    pub decoded: OnceLock<BackendSnapshot>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -66,16 +68,16 @@ fn refused(message: impl Into<String>) -> Error {
 
 impl SavedSnapshot {
     /// The file contents of a snapshot a sandbox took.
-    fn export(data: &crate::backend::BackendSnapshot) -> Result<Self> {
-        let exported = backend::export(data)?;
-        let spec = &exported.spec;
+    fn export(data: &BackendSnapshot, backend: &'static Descriptor) -> Result<Self> {
+        let files = snapshot_files(backend)?;
+        let (spec, payload) = (files.export)(data)?;
         let imported = spec.imported_sources.lock().unwrap_or_else(|e| e.into_inner());
         Ok(Self {
             package_version: PACKAGE_VERSION.to_owned(),
-            backend: exported.kind.name().to_owned(),
-            guest: backend::guest_identity(exported.kind)?,
-            heap_size: spec.heap_size as u64,
-            stack_size: spec.stack_size as u64,
+            backend: backend.name.to_owned(),
+            guest: (files.guest_identity)().map_err(|reason| backend.unavailable(reason))?,
+            heap_size: spec.guest.heap_size as u64,
+            stack_size: spec.guest.stack_size as u64,
             host_modules: host_module_names(&spec.host_modules),
             handlers: spec
                 .handlers
@@ -90,15 +92,14 @@ impl SavedSnapshot {
                 })
                 .collect(),
             imported_sources: imported.iter().map(|(path, source)| (path.clone(), source.to_string())).collect(),
-            payload: exported.payload,
+            payload,
             decoded: OnceLock::new(),
         })
     }
 
-    pub(crate) fn kind(&self) -> Result<BackendKind> {
-        BackendKind::ALL
-            .into_iter()
-            .find(|kind| kind.name() == self.backend)
+    /// The backend the file is for.
+    pub(crate) fn backend(&self) -> Result<&'static Descriptor> {
+        backend::find(&self.backend)
             .ok_or_else(|| refused(format!("the snapshot file is for an unknown backend {:?}", self.backend)))
     }
 
@@ -116,19 +117,33 @@ impl SavedSnapshot {
 
     /// The sources the handlers imported, for the new sandbox's cache
     /// (so it runs the code that was saved, not what the files hold now).
-    pub(crate) fn source_cache(&self) -> crate::backend::SourceCache {
+    pub(crate) fn source_cache(&self) -> SourceCache {
         let sources: HashMap<PathBuf, Arc<str>> =
             self.imported_sources.iter().map(|(path, source)| (path.clone(), source.as_str().into())).collect();
         Arc::new(Mutex::new(sources))
     }
 
-    fn info(&self, kind: BackendKind) -> SnapshotInfo {
-        SnapshotInfo { backend: kind.name(), heap_size: self.heap_size as usize, stack_size: self.stack_size as usize }
+    fn info(&self, backend: &'static Descriptor) -> SnapshotInfo {
+        SnapshotInfo { backend, heap_size: self.heap_size as usize, stack_size: self.stack_size as usize }
     }
 }
 
+/// What `backend` can do with snapshot files, or why it cannot.
+pub(crate) fn snapshot_files(backend: &'static Descriptor) -> Result<&'static SnapshotFiles> {
+    let engine = backend.engine()?;
+    engine.files.as_ref().ok_or_else(|| {
+        let able: Vec<&str> =
+            backend::registry().iter().filter(|d| d.engine.is_ok_and(|e| e.files.is_some())).map(|d| d.name).collect();
+        refused(format!(
+            "the {} backend's snapshots cannot be saved to a file (only the {} backends' can)",
+            backend.name,
+            able.join(" and ")
+        ))
+    })
+}
+
 pub(crate) fn host_module_names(
-    modules: &BTreeMap<String, BTreeMap<String, crate::sandbox::HostFunction>>,
+    modules: &BTreeMap<String, BTreeMap<String, HostFunction>>,
 ) -> BTreeMap<String, Vec<String>> {
     modules.iter().map(|(module, functions)| (module.clone(), functions.keys().cloned().collect())).collect()
 }
@@ -172,13 +187,13 @@ fn decode(bytes: &[u8]) -> Result<SavedSnapshot> {
             saved.package_version
         )));
     }
-    let kind = saved.kind()?;
-    let guest = backend::guest_identity(kind)?;
+    let backend = saved.backend()?;
+    let files = snapshot_files(backend)?;
+    let guest = (files.guest_identity)().map_err(|reason| backend.unavailable(reason))?;
     if saved.guest != guest {
         return Err(refused(format!(
             "the snapshot file was saved with another {} guest ({}); this build's is {guest}",
-            kind.name(),
-            saved.guest
+            backend.name, saved.guest
         )));
     }
     Ok(saved)
@@ -194,7 +209,7 @@ impl Snapshot {
     /// ([`ProtoJSSandbox::load_snapshot`](super::ProtoJSSandbox::load_snapshot)).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let saved = decode(bytes)?;
-        let info = saved.info(saved.kind()?);
+        let info = saved.info(saved.backend()?);
         Ok(Snapshot {
             sandbox_id: FROM_FILE,
             handlers: Arc::new(saved.scripts()),
@@ -232,7 +247,7 @@ impl Snapshot {
         if let Some(saved) = self.data.downcast_ref::<Arc<SavedSnapshot>>() {
             return Ok(saved.clone());
         }
-        SavedSnapshot::export(&self.data).map(Arc::new)
+        SavedSnapshot::export(&self.data, self.info.backend).map(Arc::new)
     }
 }
 
@@ -240,13 +255,11 @@ impl Snapshot {
 /// sandbox loading it.
 pub(crate) fn load_spec(
     saved: &SavedSnapshot,
-    host_modules: BTreeMap<String, BTreeMap<String, crate::sandbox::HostFunction>>,
-    print: Option<crate::sandbox::PrintFn>,
+    host_modules: BTreeMap<String, BTreeMap<String, HostFunction>>,
+    print: Option<PrintFn>,
 ) -> LoadSpec {
     LoadSpec {
-        heap_size: saved.heap_size as usize,
-        stack_size: saved.stack_size as usize,
-        print,
+        guest: GuestConfig { heap_size: saved.heap_size as usize, stack_size: saved.stack_size as usize, print },
         host_modules,
         handlers: saved.scripts(),
         imported_sources: saved.source_cache(),

@@ -1,7 +1,7 @@
 //! The one place the tests ask the core which backends exist and how to
 //! pick one; everything else names a backend only by its string.
 
-use hyperlight_js_core::backend::BackendKind;
+use hyperlight_js_core::backend::registry;
 use hyperlight_js_core::SandboxBuilder;
 
 /// A backend as the core registers it: its public name, and whether a
@@ -13,11 +13,14 @@ pub struct Registered {
     pub availability: Result<(), String>,
 }
 
-/// Every backend the core knows of, in its order of isolation.
+/// Every backend the core registers, strongest isolation first.
 pub fn registered_backends() -> Vec<Registered> {
-    BackendKind::ALL
-        .into_iter()
-        .map(|kind| Registered { name: kind.name(), availability: kind.availability() })
+    registry()
+        .iter()
+        .map(|backend| Registered {
+            name: backend.name,
+            availability: backend.availability().map_err(|reason| reason.to_string()),
+        })
         .collect()
 }
 
@@ -34,4 +37,12 @@ pub fn availability(name: &str) -> Result<(), String> {
         .find(|backend| backend.name == name)
         .unwrap_or_else(|| panic!("{name:?} is not a registered backend"))
         .availability
+}
+
+/// The backends a test run must be able to run (a comma-separated
+/// `HLJS_REQUIRE_BACKENDS`): where one cannot, its checks fail with the
+/// reason instead of being ignored, so a build that should run a backend
+/// cannot pass by skipping it.
+pub fn required(name: &str) -> bool {
+    std::env::var("HLJS_REQUIRE_BACKENDS").is_ok_and(|names| names.split(',').any(|n| n.trim() == name))
 }

@@ -8,7 +8,7 @@
 
 use hyperlight_js::HostPrintFn;
 
-use crate::sandbox::PrintFn;
+use crate::spec::PrintFn;
 
 pub(super) fn print_fn(print: PrintFn) -> HostPrintFn {
     HostPrintFn::from(move |text: String| -> hyperlight_js::Result<i32> {

@@ -27,8 +27,8 @@ use std::sync::Arc;
 
 use hyperlight_js::{FileMetadata, FileSystem, ResolveError};
 
-use crate::backend::{LoadSpec, SourceCache};
 use crate::source_file;
+use crate::spec::{LoadSpec, SourceCache};
 use crate::Script;
 
 /// Appended to every handler module so the handler is reachable whether or
@@ -72,7 +72,8 @@ pub(super) struct ModuleFiles(Arc<Files>);
 impl ModuleFiles {
     /// The file system for `spec`, and how each handler (by name) is imported.
     pub(super) fn new(spec: &LoadSpec) -> (Self, HashMap<String, HandlerModule>) {
-        let mut files = Files { sources: spec.imported_sources.clone(), budget: spec.heap_size, ..Default::default() };
+        let mut files =
+            Files { sources: spec.imported_sources.clone(), budget: spec.guest.heap_size, ..Default::default() };
         files.virtual_dirs.insert(PathBuf::from(VIRTUAL_DIR));
         let mut modules = HashMap::new();
         for (name, script) in &spec.handlers {
@@ -222,9 +223,7 @@ mod tests {
 
     fn spec(handlers: BTreeMap<String, Script>) -> LoadSpec {
         LoadSpec {
-            heap_size: 1 << 20,
-            stack_size: 1,
-            print: None,
+            guest: crate::spec::GuestConfig { heap_size: 1 << 20, stack_size: 1, print: None },
             host_modules: BTreeMap::new(),
             handlers,
             imported_sources: Default::default(),

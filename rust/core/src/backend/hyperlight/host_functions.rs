@@ -19,7 +19,7 @@ use hyperlight_js::{FnReturn, HyperlightError, ProtoJSSandbox};
 use serde_json::{Map, Value};
 
 use crate::error::HostCallError;
-use crate::sandbox::HostFunction;
+use crate::spec::HostFunction;
 
 /// hyperlight-js's placeholder for the n-th binary argument: `{"__bin__": n}`.
 const BINARY_PLACEHOLDER: &str = "__bin__";

@@ -34,7 +34,6 @@ mod files;
 mod glue;
 mod host_functions;
 mod outcome;
-mod probe;
 mod sizing;
 mod watchdog;
 
@@ -43,18 +42,46 @@ use std::sync::Arc;
 
 use hyperlight_js::{HyperlightError, InterruptHandle as VmInterrupt, LoadedJSSandbox, Snapshot as VmSnapshot};
 
-use super::{Backend, BackendSnapshot, LoadSpec};
+use super::registry::{Descriptor, Engine, Isolation, SizeFloors, Unavailable};
+use super::{Backend, BackendSnapshot};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
+use crate::spec::LoadSpec;
 use files::ModuleFiles;
 use host_functions::HostErrors;
 use outcome::Answer;
 use sizing::Sizing;
 
-pub(crate) use probe::availability;
-pub(crate) use sizing::{MIN_HEAP as MIN_HEAP_SIZE, MIN_SCRATCH as MIN_SCRATCH_SIZE};
+/// The micro-VM backend in the registry.
+pub(crate) static DESCRIPTOR: Descriptor =
+    Descriptor::compiled("hyperlight", 0, Isolation::MicroVm, "a micro-VM", &REGISTERED);
 
-pub struct Hyperlight {
+static REGISTERED: Engine = Engine {
+    floors: SizeFloors { heap: sizing::MIN_HEAP, scratch: sizing::MIN_SCRATCH },
+    preconditions: hypervisor_present,
+    load: |spec, interrupt| Ok(Box::new(Hyperlight::load(spec, interrupt)?)),
+    // hyperlight-js (0.4) gives no way to write out or read a micro-VM
+    // snapshot.
+    files: None,
+};
+
+/// A hypervisor device that opens (whether its guests run is the probe's
+/// question).
+fn hypervisor_present() -> Result<(), Unavailable> {
+    if hyperlight_js::is_hypervisor_present() {
+        return Ok(());
+    }
+    Err(Unavailable::NoHypervisor(format!(
+        "no usable hypervisor: {}",
+        if cfg!(windows) {
+            "the Windows Hypervisor Platform is not enabled"
+        } else {
+            "neither /dev/kvm nor /dev/mshv can be opened"
+        }
+    )))
+}
+
+pub(super) struct Hyperlight {
     /// The load this VM was built for (its glue, host functions and files).
     spec: Arc<LoadSpec>,
     vm: LoadedJSSandbox,
@@ -73,7 +100,7 @@ struct WholeVm {
 }
 
 impl Hyperlight {
-    pub(crate) fn load(spec: Arc<LoadSpec>, interrupt: &InterruptHandle) -> Result<Self> {
+    fn load(spec: Arc<LoadSpec>, interrupt: &InterruptHandle) -> Result<Self> {
         let (mut backend, modules) = Self::start(spec, interrupt)?;
         for (name, module) in &modules {
             backend.import_handler(name, module)?;
@@ -87,7 +114,7 @@ impl Hyperlight {
         spec: Arc<LoadSpec>,
         interrupt: &InterruptHandle,
     ) -> Result<(Self, HashMap<String, files::HandlerModule>)> {
-        let sizing = Sizing::new(spec.heap_size, spec.stack_size)?;
+        let sizing = Sizing::new(spec.guest.heap_size, spec.guest.stack_size)?;
         let (files, modules) = ModuleFiles::new(&spec);
         let host_errors = Arc::new(HostErrors::default());
 
@@ -96,7 +123,7 @@ impl Hyperlight {
             .with_guest_scratch_size(sizing.scratch)
             .with_guest_input_buffer_size(sizing.io)
             .with_guest_output_buffer_size(sizing.io);
-        if let Some(print) = spec.print.clone() {
+        if let Some(print) = spec.guest.print.clone() {
             builder = builder.with_host_print_fn(console::print_fn(print));
         }
         let mut proto = builder.build().map_err(start_error)?;
@@ -164,10 +191,6 @@ impl Hyperlight {
 }
 
 impl Backend for Hyperlight {
-    fn name(&self) -> &'static str {
-        "hyperlight"
-    }
-
     fn has_handler(&self, name: &str) -> bool {
         self.handlers.contains(name)
     }
@@ -227,13 +250,13 @@ impl Backend for Hyperlight {
 fn start_error(error: HyperlightError) -> Error {
     match error {
         HyperlightError::NoHypervisorFound() => {
-            Error::BackendUnavailable { backend: "hyperlight", reason: "no hypervisor was found".into() }
+            DESCRIPTOR.unavailable(Unavailable::NoHypervisor("no hypervisor was found".into()))
         }
         e @ (HyperlightError::MemoryRequestTooBig(..) | HyperlightError::MemoryRequestTooSmall(..)) => {
             Error::InvalidArgument(format!("the micro-VM cannot have this memory size: {e}"))
         }
         e @ HyperlightError::HyperlightVmError(_) => {
-            Error::BackendUnavailable { backend: "hyperlight", reason: format!("a micro-VM does not start: {e}") }
+            DESCRIPTOR.unavailable(Unavailable::DoesNotStart(format!("a micro-VM does not start: {e}")))
         }
         other => Error::Internal(format!("cannot load the micro-VM: {other}")),
     }

@@ -12,9 +12,9 @@ use super::host_module::{HostBindings, HostErrors};
 use super::loader::{ModuleLoader, ModuleResolver};
 use super::sizes::MIN_SCRATCH_SIZE;
 use super::values::{display, pending_exception};
-use crate::backend::LoadSpec;
 use crate::error::{Error, GuestFailure, Result};
 use crate::interrupt::InterruptHandle;
+use crate::spec::LoadSpec;
 use crate::stack::engine_stack;
 
 /// Appended to every handler script so the handler is reachable whether or
@@ -73,12 +73,12 @@ impl Engine {
     pub(super) fn build(spec: Arc<LoadSpec>, interrupt: &InterruptHandle) -> Result<Self> {
         // Creating the context and running top-level code use the stack too:
         // a thread without room for them gets the refusal a call would.
-        let stack_limit = engine_stack(spec.stack_size, MIN_SCRATCH_SIZE).map_err(|e| match e {
+        let stack_limit = engine_stack(spec.guest.stack_size, MIN_SCRATCH_SIZE).map_err(|e| match e {
             Error::Guest(failure) => Error::Load(format!("the handlers cannot be loaded here: {}", failure.message)),
             other => other,
         })?;
         let heap = Arc::new(HeapStats::default());
-        let runtime = Runtime::new_with_alloc(GuestHeap::new(spec.heap_size, heap.clone()))
+        let runtime = Runtime::new_with_alloc(GuestHeap::new(spec.guest.heap_size, heap.clone()))
             .map_err(|e| Error::Internal(format!("cannot create a QuickJS runtime: {e}")))?;
         runtime.set_max_stack_size(stack_limit);
         let state = interrupt.state.clone();
@@ -94,7 +94,7 @@ impl Engine {
                 host_modules: spec.host_modules.keys().cloned().collect(),
                 roots,
                 sources: spec.imported_sources.clone(),
-                budget: spec.heap_size,
+                budget: spec.guest.heap_size,
             },
             ModuleLoader { sources: spec.imported_sources.clone() },
         );
@@ -107,11 +107,11 @@ impl Engine {
             runtime,
             errors: errors.clone(),
             heap: heap.clone(),
-            heap_limit: spec.heap_size,
+            heap_limit: spec.guest.heap_size,
             stack_limit,
             interrupt: interrupt.clone(),
         };
-        let heap_limit = spec.heap_size;
+        let heap_limit = spec.guest.heap_size;
         let handlers = engine.context.with(|ctx| -> Result<_> {
             let failures = Failures { errors: &errors, heap: &heap, heap_limit };
             let fail = |e| failures.describe(&ctx, e);
@@ -286,7 +286,7 @@ fn run_job(ctx: &Ctx<'_>) -> rquickjs::Result<bool> {
 fn install_console<'js>(ctx: &Ctx<'js>, spec: &LoadSpec) -> rquickjs::Result<()> {
     let globals = ctx.globals();
     let console = Object::new(ctx.clone())?;
-    let print = spec.print.clone();
+    let print = spec.guest.print.clone();
     let log = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
         if let Some(print) = &print {
             let line = args.0.into_iter().map(|v| display(&ctx, v)).collect::<Vec<_>>().join(" ");

@@ -11,9 +11,9 @@ use rquickjs::prelude::Rest;
 use rquickjs::{Array, Ctx, Exception, Function, JsLifetime, Object, Result as JsResult, Value};
 
 use super::values::HOST_ERROR_ID;
-use crate::backend::LoadSpec;
 use crate::error::HostCause;
-use crate::sandbox::HostFunction;
+use crate::spec::HostFunction;
+use crate::spec::LoadSpec;
 
 /// What the most recent failing host function raised, kept host-side until
 /// the call ends so that, if the guest lets that exception escape, it is

@@ -11,9 +11,9 @@ use rquickjs::module::Declared;
 use rquickjs::{Ctx, Error as JsError, Module, Result as JsResult};
 
 use super::host_module::HostModule;
-use crate::backend::SourceCache;
 use crate::script::{import_read_error, resolve_relative};
 use crate::source_file;
+use crate::spec::SourceCache;
 
 pub(super) struct ModuleResolver {
     pub host_modules: Vec<String>,

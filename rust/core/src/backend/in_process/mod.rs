@@ -18,13 +18,33 @@ mod values;
 
 use std::sync::Arc;
 
-use super::{Backend, BackendSnapshot, LoadSpec};
+use super::registry::{Descriptor, Engine as Registered, Isolation, SizeFloors, SnapshotFiles};
+use super::{Backend, BackendSnapshot};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
+use crate::spec::LoadSpec;
 use engine::Engine;
-pub(crate) use sizes::{MIN_HEAP_SIZE, MIN_SCRATCH_SIZE};
+use sizes::{MIN_HEAP_SIZE, MIN_SCRATCH_SIZE};
 
-pub struct InProcess {
+/// The in-process backend in the registry.
+pub(crate) static DESCRIPTOR: Descriptor =
+    Descriptor::compiled("in-process", 2, Isolation::None, "an in-process engine", &REGISTERED);
+
+static REGISTERED: Registered = Registered {
+    floors: SizeFloors { heap: MIN_HEAP_SIZE, scratch: MIN_SCRATCH_SIZE },
+    // QuickJS is linked into this package: nothing to check before trying it.
+    preconditions: || Ok(()),
+    load: |spec, interrupt| Ok(Box::new(InProcess::load(spec, interrupt)?)),
+    files: Some(SnapshotFiles {
+        // The engine is compiled into this package, whose version the file
+        // already records.
+        guest_identity: || Ok("quickjs-ng (rquickjs, in this package)".to_owned()),
+        export,
+        import: |spec, payload, _decoded, interrupt| Ok(Box::new(InProcess::import(spec, payload, interrupt)?)),
+    }),
+};
+
+pub(crate) struct InProcess {
     spec: Arc<LoadSpec>,
     interrupt: InterruptHandle,
     engine: Engine,
@@ -53,23 +73,21 @@ impl InProcess {
 
 /// For a snapshot file: this backend's snapshot is its load recipe, which
 /// the file holds outside the payload.
-pub(super) fn export(snapshot: &BackendSnapshot) -> Option<Result<super::Exported>> {
-    let LoadedState(spec) = snapshot.downcast_ref::<LoadedState>()?;
-    Some(Ok(super::Exported { kind: super::BackendKind::InProcess, spec: spec.clone(), payload: Vec::new() }))
+fn export(snapshot: &BackendSnapshot) -> Result<(Arc<LoadSpec>, Vec<u8>)> {
+    let LoadedState(spec) = snapshot
+        .downcast_ref::<LoadedState>()
+        .ok_or_else(|| Error::Snapshot("this snapshot was not taken by the in-process backend".into()))?;
+    Ok((spec.clone(), Vec::new()))
 }
 
 impl Backend for InProcess {
-    fn name(&self) -> &'static str {
-        "in-process"
-    }
-
     fn has_handler(&self, name: &str) -> bool {
         self.spec.handlers.contains_key(name)
     }
 
     fn call(&mut self, handler: &str, event_json: &str, gc: bool) -> Result<String> {
         self.ran_handlers = true;
-        self.engine.call(handler, event_json, gc, self.spec.stack_size)
+        self.engine.call(handler, event_json, gc, self.spec.guest.stack_size)
     }
 
     /// Refused once a handler has run: the engine's heap cannot be copied, so

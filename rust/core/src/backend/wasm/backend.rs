@@ -2,7 +2,7 @@
 //! and exact snapshots.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use wasmtime::Val;
 
@@ -10,16 +10,18 @@ use super::engine;
 use super::instance::{fresh_seed, on_host_stack, Instance};
 use super::memory::{MemoryError, MemoryImage};
 use super::modules::{module_name, Modules};
-use crate::backend::{Backend, BackendSnapshot, LoadSpec};
+use crate::backend::registry::Unavailable;
+use crate::backend::{Backend, BackendSnapshot};
 use crate::error::{Error, Result};
-use crate::interrupt::{CallState, InterruptHandle};
+use crate::interrupt::InterruptHandle;
+use crate::spec::LoadSpec;
 
 /// Appended to every handler script so the handler is reachable whether or
 /// not the script exports it (as in the in-process engine; being last it
 /// leaves line numbers in stack traces untouched).
 const HANDLER_EXPORT: &str = "\n;export { handler as __hyperlight_handler };\n";
 
-pub struct Wasm {
+pub(super) struct Wasm {
     pub(super) spec: Arc<LoadSpec>,
     pub(super) instance: Instance,
     /// Handler name → the guest's handler number. It describes the guest's
@@ -43,27 +45,6 @@ pub(super) struct WasmSnapshot {
     pub(super) handlers: Arc<HashMap<String, u32>>,
 }
 
-/// Compiles the guest and starts one QuickJS in it, once per process.
-pub(super) fn probe() -> Result<(), String> {
-    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
-    PROBE
-        .get_or_init(|| {
-            let shared = engine::shared()?;
-            let spec = Arc::new(LoadSpec {
-                heap_size: 4 * 1024 * 1024,
-                stack_size: 256 * 1024,
-                print: None,
-                host_modules: Default::default(),
-                handlers: Default::default(),
-                imported_sources: Default::default(),
-            });
-            let calls = Arc::new(CallState::default());
-            let instance = on_host_stack(|| Instance::start(shared, spec, calls)).map_err(|e| e.to_string())?;
-            instance.region.snapshot().map(drop).map_err(|e| format!("cannot snapshot guest memory: {e}"))
-        })
-        .clone()
-}
-
 impl Wasm {
     pub(crate) fn load(spec: Arc<LoadSpec>, interrupt: &InterruptHandle) -> Result<Self> {
         on_host_stack(|| {
@@ -84,7 +65,8 @@ impl Wasm {
     /// A guest with QuickJS started and no handler loaded, stopped by
     /// `interrupt`. Runs guest code: call it on the host stack.
     pub(super) fn start(spec: Arc<LoadSpec>, interrupt: &InterruptHandle) -> Result<Self> {
-        let shared = engine::shared().map_err(|reason| Error::BackendUnavailable { backend: "wasm", reason })?;
+        let shared =
+            engine::shared().map_err(|reason| super::DESCRIPTOR.unavailable(Unavailable::DoesNotStart(reason)))?;
         let engine = shared.engine.clone();
         interrupt.state.set_kill_hook(Some(Arc::new(move || engine.increment_epoch())));
         let instance = Instance::start(shared, spec.clone(), interrupt.state.clone())?;
@@ -93,10 +75,6 @@ impl Wasm {
 }
 
 impl Backend for Wasm {
-    fn name(&self) -> &'static str {
-        "wasm"
-    }
-
     fn has_handler(&self, name: &str) -> bool {
         self.spec.handlers.contains_key(name)
     }

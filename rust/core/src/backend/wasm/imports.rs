@@ -32,7 +32,7 @@ pub(super) fn define(linker: &mut Linker<GuestState>) -> Result<()> {
         "print",
         |mut caller: Caller<'_, GuestState>, ptr: u32, len: u32| -> Result<()> {
             let (data, state) = split(&mut caller)?;
-            if let Some(print) = state.spec.print.clone() {
+            if let Some(print) = state.spec.guest.print.clone() {
                 let line = utf8(guest_bytes(data, ptr, len)?);
                 print(&line);
             }

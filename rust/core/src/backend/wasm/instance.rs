@@ -11,9 +11,9 @@ use super::limiter::HeapLimiter;
 use super::memory::{self, Region};
 use super::outcome::{self, Finished};
 use super::state::GuestState;
-use crate::backend::LoadSpec;
 use crate::error::{Error, Result};
 use crate::interrupt::CallState;
+use crate::spec::LoadSpec;
 
 /// Room kept, on both of the guest's stacks, past QuickJS's recursion limit
 /// for the frames that run between its checks.
@@ -40,9 +40,9 @@ pub(super) fn on_host_stack<R>(body: impl FnOnce() -> R) -> R {
 impl Instance {
     /// Instantiates the guest and starts QuickJS in it.
     pub(super) fn start(shared: &Shared, spec: Arc<LoadSpec>, calls: Arc<CallState>) -> Result<Self> {
-        let limiter = HeapLimiter::new(shared.initial_memory, spec.heap_size);
-        let print = spec.print.is_some();
-        let requested_stack = spec.stack_size;
+        let limiter = HeapLimiter::new(shared.initial_memory, spec.guest.heap_size);
+        let print = spec.guest.print.is_some();
+        let requested_stack = spec.guest.stack_size;
         let mut store = Store::new(&shared.engine, GuestState::new(spec, calls.clone(), limiter));
         store.limiter(|state| &mut state.limiter);
         // Every kill bumps the engine's epoch, which stops every running
@@ -116,7 +116,7 @@ impl Instance {
         let module_ptr = self.put(module.as_bytes())?;
         let source_ptr = self.put(source.as_bytes())?;
         let (Some(module_ptr), Some(source_ptr)) = (module_ptr, source_ptr) else {
-            return Err(Error::OutOfMemory { limit: self.store.data().spec.heap_size });
+            return Err(Error::OutOfMemory { limit: self.store.data().spec.guest.heap_size });
         };
         let called = self.exports.load.call(&mut self.store, (module_ptr, source_ptr, source.len() as u32));
         let status = called.map_err(|e| trapped(&self.store, e))?;
@@ -133,7 +133,7 @@ impl Instance {
     pub(super) fn call(&mut self, index: u32, event: &str, gc: bool) -> Result<String> {
         self.enter();
         let Some(event_ptr) = self.put(event.as_bytes())? else {
-            let limit = self.store.data().spec.heap_size;
+            let limit = self.store.data().spec.guest.heap_size;
             return Err(Error::InvalidEvent(format!(
                 "the event does not fit in the guest heap ({limit} bytes); raise it with with_guest_heap_size()"
             )));
@@ -192,7 +192,7 @@ impl Instance {
         let status = Status::from_code(status)?;
         let output = abi::read_output(&self.exports.memory, &self.store, self.output)?;
         let state = self.store.data_mut();
-        Ok(Finished { status, output, refused: state.limiter.take_refused(), heap_limit: state.spec.heap_size })
+        Ok(Finished { status, output, refused: state.limiter.take_refused(), heap_limit: state.spec.guest.heap_size })
     }
 }
 

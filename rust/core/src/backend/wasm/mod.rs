@@ -26,58 +26,41 @@
 //!
 //! The guest is built by build.rs from QuickJS's C sources and
 //! `guest/guest.c`; without clang and wasi-libc the crate still builds and
-//! [`availability`] says why this backend cannot run. It runs on Linux and
-//! Windows hosts (the snapshot memory is the operating system's part, see
-//! [`memory`]); elsewhere it reports itself unavailable.
+//! the descriptor says why this backend cannot run. It is built for Linux
+//! and Windows hosts (the snapshot memory is the operating system's part,
+//! see [`memory`]); the registry describes it as absent elsewhere.
 
-#[cfg(any(target_os = "linux", windows))]
 mod abi;
-#[cfg(any(target_os = "linux", windows))]
+mod backend;
 mod engine;
-#[cfg(any(target_os = "linux", windows))]
 mod imports;
-#[cfg(any(target_os = "linux", windows))]
 mod instance;
-#[cfg(any(target_os = "linux", windows))]
 mod limiter;
-#[cfg(any(target_os = "linux", windows))]
 mod memory;
-#[cfg(any(target_os = "linux", windows))]
 mod modules;
-#[cfg(any(target_os = "linux", windows))]
 mod outcome;
+mod saved;
 mod sizes;
-#[cfg(any(target_os = "linux", windows))]
 mod state;
-#[cfg(any(target_os = "linux", windows))]
 mod wasi;
 
-pub(crate) use sizes::{MIN_HEAP_SIZE, MIN_SCRATCH_SIZE};
+use super::registry::{Descriptor, Engine, Isolation, SizeFloors, SnapshotFiles, Unavailable};
+use backend::Wasm;
+use sizes::{MIN_HEAP_SIZE, MIN_SCRATCH_SIZE};
 
-#[cfg(any(target_os = "linux", windows))]
-mod backend;
-#[cfg(any(target_os = "linux", windows))]
-pub use backend::Wasm;
-#[cfg(any(target_os = "linux", windows))]
-mod saved;
-#[cfg(any(target_os = "linux", windows))]
-pub(crate) use saved::{export, guest_identity};
+/// The wasm backend in the registry.
+pub(crate) static DESCRIPTOR: Descriptor =
+    Descriptor::compiled("wasm", 1, Isolation::WebAssembly, "a wasm guest", &REGISTERED);
 
-#[cfg(not(any(target_os = "linux", windows)))]
-mod unsupported;
-#[cfg(not(any(target_os = "linux", windows)))]
-pub use unsupported::Wasm;
-#[cfg(not(any(target_os = "linux", windows)))]
-pub(crate) use unsupported::{export, guest_identity};
-
-/// Whether the backend can run here; the first call compiles the guest and
-/// starts one to be sure, so the answer is cached.
-#[cfg(any(target_os = "linux", windows))]
-pub fn availability() -> Result<(), String> {
-    backend::probe()
-}
-
-#[cfg(not(any(target_os = "linux", windows)))]
-pub fn availability() -> Result<(), String> {
-    Err(unsupported::REASON.into())
-}
+static REGISTERED: Engine = Engine {
+    floors: SizeFloors { heap: MIN_HEAP_SIZE, scratch: MIN_SCRATCH_SIZE },
+    // The guest is built by build.rs only where clang and wasi-libc were
+    // found; without it this build has no wasm backend to offer.
+    preconditions: || engine::guest().map(drop).map_err(Unavailable::NotCompiledIn),
+    load: |spec, interrupt| Ok(Box::new(Wasm::load(spec, interrupt)?)),
+    files: Some(SnapshotFiles {
+        guest_identity: || saved::guest_identity().map_err(Unavailable::NotCompiledIn),
+        export: saved::export,
+        import: |spec, payload, decoded, interrupt| Ok(Box::new(Wasm::import(spec, payload, decoded, interrupt)?)),
+    }),
+};

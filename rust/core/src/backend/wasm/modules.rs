@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::backend::{LoadSpec, SourceCache};
 use crate::script::{import_read_error, resolve_relative};
 use crate::source_file;
+use crate::spec::{LoadSpec, SourceCache};
 use crate::Script;
 
 /// What the guest gets for a module name.
@@ -55,7 +55,7 @@ impl Modules {
             .iter()
             .filter_map(|(name, script)| Some((module_name(name, script), script.root.clone()?)))
             .collect();
-        Self { host_modules, roots, sources: spec.imported_sources.clone(), budget: spec.heap_size }
+        Self { host_modules, roots, sources: spec.imported_sources.clone(), budget: spec.guest.heap_size }
     }
 
     /// Which directory each module may import from (for a snapshot file).
@@ -115,9 +115,7 @@ mod tests {
 
     fn modules(handlers: BTreeMap<String, Script>) -> Modules {
         Modules::new(&LoadSpec {
-            heap_size: 1 << 20,
-            stack_size: 1 << 16,
-            print: None,
+            guest: crate::spec::GuestConfig { heap_size: 1 << 20, stack_size: 1 << 16, print: None },
             host_modules: BTreeMap::new(),
             handlers,
             imported_sources: Default::default(),

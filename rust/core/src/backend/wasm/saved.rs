@@ -15,9 +15,10 @@ use super::backend::{Wasm, WasmSnapshot};
 use super::engine;
 use super::instance::on_host_stack;
 use super::memory::{MemoryImage, WASM_PAGE};
-use crate::backend::{BackendKind, BackendSnapshot, Exported, LoadSpec};
+use crate::backend::{Backend, BackendSnapshot};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
+use crate::spec::LoadSpec;
 
 /// Runs of zeroes this long are not written to the file.
 const CHUNK: usize = 64 * 1024;
@@ -34,7 +35,7 @@ struct Payload {
 
 /// The SHA-256 of the guest module compiled into this build: a memory
 /// image only means something to the very guest that wrote it.
-pub(crate) fn guest_identity() -> Result<String, String> {
+pub(super) fn guest_identity() -> Result<String, String> {
     static DIGEST: OnceLock<String> = OnceLock::new();
     let guest = engine::guest()?;
     Ok(DIGEST
@@ -42,8 +43,10 @@ pub(crate) fn guest_identity() -> Result<String, String> {
         .clone())
 }
 
-pub(crate) fn export(snapshot: &BackendSnapshot) -> Option<Result<Exported>> {
-    let snapshot = snapshot.downcast_ref::<WasmSnapshot>()?;
+pub(super) fn export(snapshot: &BackendSnapshot) -> Result<(Arc<LoadSpec>, Vec<u8>)> {
+    let snapshot = snapshot
+        .downcast_ref::<WasmSnapshot>()
+        .ok_or_else(|| Error::Snapshot("this snapshot was not taken by the wasm backend".into()))?;
     let memory = snapshot.memory.contents();
     let chunks = memory
         .chunks(CHUNK)
@@ -58,11 +61,9 @@ pub(crate) fn export(snapshot: &BackendSnapshot) -> Option<Result<Exported>> {
         handlers: snapshot.handlers.iter().map(|(name, index)| (name.clone(), *index)).collect(),
         roots: snapshot.modules.roots(),
     };
-    Some(
-        postcard::to_stdvec(&payload)
-            .map(|payload| Exported { kind: BackendKind::Wasm, spec: snapshot.spec.clone(), payload })
-            .map_err(|e| Error::Internal(format!("cannot encode the wasm snapshot: {e}"))),
-    )
+    postcard::to_stdvec(&payload)
+        .map(|payload| (snapshot.spec.clone(), payload))
+        .map_err(|e| Error::Internal(format!("cannot encode the wasm snapshot: {e}")))
 }
 
 /// A payload decoded once per loaded file and shared by every sandbox
@@ -109,7 +110,7 @@ impl Wasm {
     /// A guest started fresh, then put in the saved state exactly as a
     /// restore would (its handlers' load does not run again). `decoded`
     /// keeps the decoded payload for the next sandbox from the same file.
-    pub(crate) fn import(
+    pub(super) fn import(
         spec: Arc<LoadSpec>,
         payload: &[u8],
         decoded: &OnceLock<BackendSnapshot>,
@@ -136,7 +137,7 @@ impl Wasm {
                 spec,
                 handlers: saved.handlers.clone(),
             });
-            crate::backend::Backend::restore(&mut wasm, &snapshot)?;
+            Backend::restore(&mut wasm, &snapshot)?;
             Ok(wasm)
         })
     }

@@ -7,10 +7,10 @@ use wasmtime::Memory;
 
 use super::limiter::HeapLimiter;
 use super::modules::Modules;
-use crate::backend::LoadSpec;
 use crate::error::HostCause;
 use crate::interrupt::CallState;
-use crate::sandbox::HostFunction;
+use crate::spec::HostFunction;
+use crate::spec::LoadSpec;
 
 pub(super) struct GuestState {
     pub spec: Arc<LoadSpec>,
