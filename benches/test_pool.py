@@ -91,7 +91,7 @@ function handler(e) { return table.get(e.key) }
 def build_heavy(backend: str | None) -> LoadedJSSandbox:
     builder = SandboxBuilder().with_host_print_fn(None)
     if backend:
-        builder = builder.with_backend(backend)  # type: ignore[arg-type]
+        builder = builder.with_backend(backend)
     proto = builder.build()
     proto.register("host", "exit", _lose_worker)
     sandbox = proto.load_runtime()

@@ -32,9 +32,6 @@ Script = _native.Script
 Snapshot = _native.Snapshot
 InterruptHandle = _native.InterruptHandle
 
-# The backend a new SandboxBuilder starts with; None keeps the core's default.
-DEFAULT_BACKEND: str | None = None
-
 # One encoder, made once: json.dumps() with any non-default argument builds a
 # new encoder on every call, which cost more than the guest call itself.
 # NaN and infinities are not JSON, so they are refused rather than sent as
@@ -86,8 +83,6 @@ class SandboxBuilder:
 
     def __init__(self) -> None:
         self._native = _native.SandboxBuilder()
-        if DEFAULT_BACKEND is not None:
-            self._native.with_backend(DEFAULT_BACKEND)
         self._print: Callable[[str], object] | None = _print_line
 
     def with_backend(self, name: str) -> SandboxBuilder:
