@@ -79,7 +79,7 @@ def test_an_unknown_backend_name_is_a_value_error_naming_the_known_ones() -> Non
 
 
 @pytest.mark.backends("in-process")
-def test_a_refused_backend_name_leaves_the_builder_as_it_was() -> None:
+def test_a_refused_backend_name_leaves_the_builder_on_auto() -> None:
     if not any(s.isolated and s.runs_here for s in doctor.backends()):
         pytest.skip("no isolated backend runs here, so the default (auto) cannot load")
     builder = SandboxBuilder()

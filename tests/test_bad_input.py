@@ -95,9 +95,8 @@ def test_uncaught_exceptions_carry_message_and_stack(load: LoadFn) -> None:
     assert not loaded.poisoned
 
 
-def test_heap_limit_poisons_and_restore_recovers() -> None:
-    builder = SandboxBuilder().with_guest_heap_size(16 * 1024 * 1024)
-    sandbox = builder.build().load_runtime()
+def test_heap_limit_poisons_and_restore_recovers(builder: SandboxBuilder) -> None:
+    sandbox = builder.with_guest_heap_size(16 * 1024 * 1024).build().load_runtime()
     sandbox.add_handler("grow", "function handler() { const a = []; while (true) a.push('x'.repeat(4096) + a.length) }")
     sandbox.add_handler("ok", "function handler() { return 'fine' }")
     loaded = sandbox.get_loaded_sandbox()
@@ -119,11 +118,10 @@ def test_deep_recursion_is_a_guest_error_not_a_crash(load: LoadFn) -> None:
 
 
 @pytest.mark.backends("in-process")
-def test_a_huge_scratch_size_is_capped_by_the_real_stack() -> None:
+def test_a_huge_scratch_size_is_capped_by_the_real_stack(builder: SandboxBuilder) -> None:
     import threading
 
-    builder = SandboxBuilder().with_guest_scratch_size(1 << 40)
-    sandbox = builder.build().load_runtime()
+    sandbox = builder.with_guest_scratch_size(1 << 40).build().load_runtime()
     sandbox.add_handler("h", "function handler() { const f = n => f(n + 1) + 1; return f(0) }")
     loaded = sandbox.get_loaded_sandbox()
     outcome: list[BaseException] = []
