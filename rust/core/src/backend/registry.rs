@@ -89,6 +89,7 @@ pub struct Descriptor {
     /// Lower is stronger isolation; `auto` takes the first isolated
     /// backend that runs here.
     pub rank: u8,
+    /// What separates its guests from the host.
     pub isolation: Isolation,
     /// What one sandbox of it is called in messages ("a micro-VM").
     pub(crate) sandbox_noun: &'static str,

@@ -13,7 +13,9 @@ use crate::MonitorError;
 /// The monitor that completed first: its position in the set and its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Winner {
+    /// Its position in the set, in the order the monitors were given.
     pub index: usize,
+    /// Its [`ExecutionMonitor::name`].
     pub name: String,
 }
 
@@ -30,6 +32,7 @@ pub trait MonitorSet: sealed::Sealed + Send + Sync {
     /// If any fails to start, no race is returned (fail closed).
     fn start_race(&self) -> Result<Race, MonitorError>;
 
+    /// How many monitors the set holds.
     fn len(&self) -> usize;
 
     /// The earliest any member can complete (see
@@ -37,6 +40,7 @@ pub trait MonitorSet: sealed::Sealed + Send + Sync {
     /// may complete at once.
     fn earliest_completion(&self) -> Option<Duration>;
 
+    /// Whether the set holds no monitor.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -126,14 +130,17 @@ pub struct MonitorList {
 }
 
 impl MonitorList {
+    /// An empty list.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds a monitor to the race.
     pub fn push(&mut self, monitor: impl DynMonitor + 'static) {
         self.monitors.push(Box::new(monitor));
     }
 
+    /// Adds a monitor that is already boxed.
     pub fn push_boxed(&mut self, monitor: Box<dyn DynMonitor>) {
         self.monitors.push(monitor);
     }

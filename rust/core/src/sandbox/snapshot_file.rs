@@ -232,6 +232,7 @@ impl Snapshot {
         })
     }
 
+    /// A snapshot read from a file that [`Snapshot::save`] wrote.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path)
             .map_err(|e| refused(format!("cannot read the snapshot file {}: {e}", path.display())))?;
