@@ -165,6 +165,7 @@ mod thread_clock {
 
     // SAFETY: a thread handle may be used from any thread.
     unsafe impl Send for ThreadCpuClock {}
+    // SAFETY: and shared: it is only read (GetThreadTimes), closed on drop.
     unsafe impl Sync for ThreadCpuClock {}
 
     impl ThreadCpuClock {

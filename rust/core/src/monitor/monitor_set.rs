@@ -22,6 +22,9 @@ pub struct Winner {
 /// The composed future: completes with the first monitor to complete.
 pub type Race = Pin<Box<dyn Future<Output = Winner> + Send>>;
 
+/// One started monitor: completes when the call must end.
+type Watch = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 mod sealed {
     pub trait Sealed {}
 }
@@ -104,13 +107,13 @@ tuple_monitor_set!(5; A fa na 0, B fb nb 1, C fc nc 2, D fd nd 3, E fe ne 4);
 /// Object-safe view of an [`ExecutionMonitor`], for sets whose size is only
 /// known at run time.
 pub trait DynMonitor: Send + Sync {
-    fn start(&self) -> Result<Pin<Box<dyn Future<Output = ()> + Send>>, MonitorError>;
+    fn start(&self) -> Result<Watch, MonitorError>;
     fn name(&self) -> &str;
     fn earliest_completion(&self) -> Option<Duration>;
 }
 
 impl<M: ExecutionMonitor> DynMonitor for M {
-    fn start(&self) -> Result<Pin<Box<dyn Future<Output = ()> + Send>>, MonitorError> {
+    fn start(&self) -> Result<Watch, MonitorError> {
         Ok(Box::pin(self.get_monitor()?))
     }
 
@@ -179,7 +182,7 @@ impl MonitorSet for MonitorList {
 /// Polls every racer in order; the first ready one wins. Earlier monitors
 /// win ties, as in `tokio::select!` with `biased`.
 struct FirstOf {
-    racers: Option<Vec<(Pin<Box<dyn Future<Output = ()> + Send>>, String)>>,
+    racers: Option<Vec<(Watch, String)>>,
 }
 
 impl Future for FirstOf {

@@ -271,6 +271,7 @@ mod tests {
         #[cfg(unix)]
         {
             let fifo = std::ffi::CString::new(dir.join("pipe.js").to_str().unwrap()).unwrap();
+            // SAFETY: `fifo` is a NUL-terminated path that outlives the call.
             assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         }
         let main = Script::from_file(&dir.join("main.js"), None).unwrap();
