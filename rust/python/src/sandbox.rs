@@ -338,6 +338,7 @@ impl Snapshot {
     }
 
     #[getter]
+    #[allow(clippy::wrong_self_convention, reason = "a Python property named after the core's Snapshot::from_file")]
     fn from_file(&self) -> bool {
         self.0.from_file()
     }
