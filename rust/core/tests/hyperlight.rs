@@ -6,6 +6,7 @@
 //!
 //! Where no VM starts, what *can* be checked still is: asking for the
 //! backend fails with that same error, and `auto` does not pick it.
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its location")]
 
 mod common;
 

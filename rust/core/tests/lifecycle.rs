@@ -1,3 +1,7 @@
+//! The sandbox lifecycle through the core API, on the in-process engine:
+//! calls, snapshots and restores, host functions, limits, and poisoning.
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its location")]
+
 mod common;
 
 use std::sync::{Arc, Mutex};

@@ -1,3 +1,8 @@
+//! Execution monitors through the core API, on the in-process engine: each
+//! built-in monitor ends what it should and nothing earlier, composed sets
+//! report their winner, and a monitor that cannot start fails closed.
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its location")]
+
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

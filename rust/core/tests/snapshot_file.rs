@@ -1,6 +1,7 @@
 //! Persistent snapshots through the core API: bytes out, bytes in, a new
 //! sandbox in the same state; and the file's checks. The Python suite runs
 //! the same on every backend (tests/test_persistent_snapshots.py).
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its location")]
 
 use std::sync::Arc;
 

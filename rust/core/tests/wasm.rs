@@ -3,6 +3,7 @@
 //! Python suite runs every test against this backend too); without the
 //! guest compiler the tests say so and pass.
 #![cfg(all(feature = "wasm", any(target_os = "linux", windows)))]
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its location")]
 
 // Shared with the other backends' tests; not every helper is used here.
 #[allow(dead_code)]
