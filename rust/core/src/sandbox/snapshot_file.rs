@@ -169,7 +169,8 @@ fn decode(bytes: &[u8]) -> Result<SavedSnapshot> {
     if bytes.len() < HEADER + DIGEST {
         return Err(refused("the snapshot file is truncated"));
     }
-    let version = u32::from_le_bytes(bytes[MAGIC.len()..HEADER].try_into().expect("4 bytes"));
+    let version =
+        u32::from_le_bytes(bytes[MAGIC.len()..HEADER].try_into().expect("MAGIC..HEADER is the 4-byte version"));
     if version != FORMAT_VERSION {
         return Err(refused(format!(
             "the snapshot file has format version {version}; this build reads version {FORMAT_VERSION}"
