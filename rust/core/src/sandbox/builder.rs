@@ -22,7 +22,7 @@ impl Default for SandboxBuilder {
 }
 
 impl SandboxBuilder {
-    /// The defaults: `auto` backend, [`DEFAULT_HEAP_SIZE`], [`DEFAULT_SCRATCH_SIZE`].
+    /// The defaults: the `auto` backend, a 64 MiB heap and a 1 MiB stack.
     pub fn new() -> Self {
         Self {
             config: SandboxConfig {
