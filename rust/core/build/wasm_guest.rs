@@ -1,4 +1,4 @@
-//! Builds the wasm backend's guest: QuickJS plus `src/backend/wasm/guest/guest.c`,
+//! Builds the wasm backend's guest: QuickJS plus `guest/wasm/guest.c`,
 //! compiled with clang for wasm32-wasi against wasi-libc and linked into a
 //! reactor module that the crate embeds.
 //!
@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread;
 
-const GUEST_SOURCE: &str = "src/backend/wasm/guest/guest.c";
+const GUEST_SOURCE: &str = "guest/wasm/guest.c";
 /// The guest's shadow stack: the first region of linear memory, so running
 /// past it traps instead of overwriting data. QuickJS's recursion limit is
 /// kept inside it (the scratch size, capped).

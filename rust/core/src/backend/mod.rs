@@ -8,9 +8,12 @@
 //! way for all of them.
 
 mod choice;
+pub(crate) mod handler;
+pub(crate) mod host_errors;
 #[cfg(feature = "hyperlight")]
 mod hyperlight;
 mod in_process;
+pub(crate) mod outcome;
 mod probe;
 pub mod registry;
 #[cfg(all(feature = "wasm", any(target_os = "linux", windows)))]

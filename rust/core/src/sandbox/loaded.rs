@@ -54,7 +54,7 @@ pub(super) struct SnapshotInfo {
 }
 
 impl Snapshot {
-    /// The backend that took it (`"wasm"`, `"in-process"`, `"hyperlight"`).
+    /// The name of the backend that took it.
     pub fn backend_name(&self) -> &'static str {
         self.info.backend.name
     }

@@ -27,6 +27,9 @@ use std::sync::Arc;
 
 use hyperlight_js::{FileMetadata, FileSystem, ResolveError};
 
+#[cfg(test)]
+use crate::backend::handler::HANDLER_EXPORT;
+use crate::backend::handler::{module_name, with_handler_export};
 use crate::source_file;
 use crate::spec::{LoadSpec, SourceCache};
 use crate::Script;
@@ -34,7 +37,6 @@ use crate::Script;
 /// Appended to every handler module so the handler is reachable whether or
 /// not the script exports it (as the in-process backend does). Being last,
 /// it leaves line numbers in stack traces untouched.
-const HANDLER_EXPORT: &str = "\n;export { handler as __hyperlight_handler };\n";
 
 /// Where handler modules given as text (and our glue) live for the resolver.
 pub(super) const VIRTUAL_DIR: &str = "/hyperlight-js-python";
@@ -45,6 +47,8 @@ const TEXT_MODULE_NAMESPACE: &str = "hyperlight-js-python-handler";
 
 /// How the glue reaches one handler's module.
 pub(super) struct HandlerModule {
+    /// The module's name in messages, as on every backend.
+    pub name: String,
     /// What the glue passes to `import()`.
     pub specifier: String,
     /// Set when the module must be registered with hyperlight-js as an
@@ -90,7 +94,8 @@ impl ModuleFiles {
 
 impl Files {
     fn place(&mut self, name: &str, script: &Script) -> HandlerModule {
-        let source = format!("{}{HANDLER_EXPORT}", script.source);
+        let source = with_handler_export(&script.source);
+        let shown = module_name(name, script);
         let path = match (&script.path, &script.root) {
             // A file is its own module, named by its real path, so its
             // relative imports resolve next to it.
@@ -100,13 +105,14 @@ impl Files {
             (None, None) => {
                 let module = hex(name);
                 return HandlerModule {
+                    name: shown,
                     specifier: format!("{TEXT_MODULE_NAMESPACE}:{module}"),
                     in_memory: Some((TEXT_MODULE_NAMESPACE, module, source)),
                 };
             }
         };
         self.handlers.insert(path.clone(), source.into());
-        HandlerModule { specifier: path.to_string_lossy().into_owned(), in_memory: None }
+        HandlerModule { name: shown, specifier: path.to_string_lossy().into_owned(), in_memory: None }
     }
 
     /// `path` as a file the guest may read, canonical.

@@ -32,81 +32,11 @@ const RUNTIME_NAME: &str = "runtime";
 /// The hyperlight-js handler that imports one user handler.
 pub(super) const LOAD_HANDLER: &str = "load";
 
-const RUNTIME_JS: &str = r#"
-const handlers = new Map();
-const mapGet = Map.prototype.get;
-const mapSet = Map.prototype.set;
-const apply = Reflect.apply;
-const stringify = JSON.stringify;
-const then = Promise.prototype.then;
-const PromiseType = Promise;
-const ErrorType = Error;
-const toText = String;
-
-function text(value) {
-  try { return value === undefined || value === null ? null : toText(value); } catch (_) { return null; }
-}
-
-function field(object, key) {
-  try { return text(object[key]); } catch (_) { return null; }
-}
-
-// Strings as they are, objects as JSON where they have one, the rest as String().
-function display(value) {
-  try {
-    if (typeof value === "string") return value;
-    if (value !== null && typeof value === "object" && !(value instanceof ErrorType)) {
-      const json = stringify(value);
-      if (json !== undefined) return json;
-    }
-    return toText(value);
-  } catch (_) {
-    return "<unprintable value>";
-  }
-}
-
-function describe(thrown) {
-  if (thrown !== null && (typeof thrown === "object" || typeof thrown === "function")) {
-    let isError = false;
-    try { isError = thrown instanceof ErrorType; } catch (_) {}
-    return { name: field(thrown, "name"), message: field(thrown, "message"), stack: field(thrown, "stack"), error: isError, display: display(thrown) };
-  }
-  return { name: null, message: null, stack: null, error: false, display: display(thrown) };
-}
-
-function finished(value) {
-  let json;
-  try { json = stringify(value); } catch (thrown) { return ["unserializable", describe(thrown)]; }
-  return json === undefined ? ["undefined"] : ["ok", json];
-}
-
-function failed(thrown) {
-  return ["error", describe(thrown)];
-}
-
-export function run(id, event) {
-  const handler = apply(mapGet, handlers, [id]);
-  let value;
-  try { value = handler(event); } catch (thrown) { return failed(thrown); }
-  if (value instanceof PromiseType) return apply(then, value, [finished, failed]);
-  return finished(value);
-}
-
-export function register(id, imported) {
-  return apply(then, imported, [(module) => {
-    const handler = module.__hyperlight_handler;
-    if (typeof handler !== "function") return ["notfunction"];
-    apply(mapSet, handlers, [id, handler]);
-    return ["ok", "null"];
-  }, failed]);
-}
-"#;
+const RUNTIME_JS: &str = include_str!("../../../guest/hyperlight/runtime.js");
 
 /// `import()` resolves against the importing module's directory, so the
 /// loader lives in a module with an absolute (virtual) path.
-const LOAD_JS: &str = r#"import { register } from "hyperlight-js-python:runtime";
-export function handler(request) { return register(request.id, import(request.specifier)); }
-"#;
+const LOAD_JS: &str = include_str!("../../../guest/hyperlight/load.js");
 
 /// The name hyperlight-js knows a user handler by (user names are arbitrary
 /// text, and must not collide with the glue's own handler).
@@ -155,9 +85,10 @@ mod tests {
     use rquickjs::{CatchResultExt, Context, Function, Module, Runtime, Value};
 
     use super::super::files::HandlerModule;
-    use super::super::host_functions::HostErrors;
-    use super::super::outcome::Answer;
+    use super::super::outcome::{call_result, ending};
     use super::*;
+    use crate::backend::host_errors::HostErrors;
+    use crate::backend::outcome::Ending;
 
     #[test]
     fn handler_ids_are_safe_in_paths_and_javascript_strings() {
@@ -166,7 +97,7 @@ mod tests {
         assert!(wrapper_js("h61").contains("run(\"h61\", event)"));
     }
 
-    const EXPORT: &str = "\n;export { handler as __hyperlight_handler };\n";
+    const EXPORT: &str = crate::backend::handler::HANDLER_EXPORT;
 
     /// The glue in a QuickJS context, wired as hyperlight-js wires it: handler
     /// modules are named `<virtual base>/<handler>.js`, the runtime is an
@@ -211,13 +142,13 @@ mod tests {
         }
 
         fn load(&self, name: &str, specifier: &str) -> String {
-            let module = HandlerModule { specifier: specifier.into(), in_memory: None };
+            let module = HandlerModule { name: specifier.into(), specifier: specifier.into(), in_memory: None };
             self.call(LOAD_HANDLER, LOAD_JS, &load_request(name, &module))
         }
 
         fn run(&self, name: &str, event: &str) -> Result<String> {
             let id = handler_id(name);
-            Answer::parse(&self.call(&id, &wrapper_js(&id), event))?.into_result(&HostErrors::default(), 1)
+            call_result(&self.call(&id, &wrapper_js(&id), event), &HostErrors::default(), 1)
         }
     }
 
@@ -256,12 +187,9 @@ mod tests {
         assert_eq!(message("obj"), (r#"Uncaught {"code":7}"#.into(), false));
 
         assert_eq!(guest.load("b", "/u/not-a-function.js"), r#"["notfunction"]"#);
-        let failed = Answer::parse(&guest.load("c", "/u/throws.js")).unwrap();
-        assert!(matches!(failed, Answer::Threw(_)));
-        assert!(
-            matches!(failed.into_result(&HostErrors::default(), 1), Err(Error::Guest(f)) if f.message == "Error: at load")
-        );
-        let missing = Answer::parse(&guest.load("d", "/u/missing.js")).unwrap();
-        assert!(matches!(missing, Answer::Threw(_)));
+        let failed = ending(&guest.load("c", "/u/throws.js"), &HostErrors::default()).unwrap();
+        assert!(matches!(&failed, Ending::Threw(t) if t.message() == "Error: at load"));
+        let missing = ending(&guest.load("d", "/u/missing.js"), &HostErrors::default()).unwrap();
+        assert!(matches!(missing, Ending::Threw(_)));
     }
 }

@@ -13,52 +13,16 @@
 //! the handler lets that exception escape.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use hyperlight_js::{FnReturn, HyperlightError, ProtoJSSandbox};
 use serde_json::{Map, Value};
 
-use crate::error::HostCallError;
+use crate::backend::host_errors::HostErrors;
 use crate::spec::HostFunction;
 
 /// hyperlight-js's placeholder for the n-th binary argument: `{"__bin__": n}`.
 const BINARY_PLACEHOLDER: &str = "__bin__";
-
-/// The most recent host failure of the current call. Only the latest is
-/// kept (as on the other backends): caught host exceptions must not pile up
-/// in host memory, and only the latest can still be the one escaping.
-#[derive(Default)]
-pub(super) struct HostErrors {
-    latest: Mutex<Option<HostCallError>>,
-}
-
-impl HostErrors {
-    pub(super) fn keep(&self, failure: HostCallError) {
-        let replaced = self.lock().replace(failure);
-        drop(replaced);
-    }
-
-    /// The latest failure, if its message ends `guest_message` (the guest
-    /// runtime prefixes it with where the call failed).
-    pub(super) fn take_matching(&self, guest_message: &str) -> Option<HostCallError> {
-        let mut latest = self.lock();
-        if latest.as_ref().is_some_and(|f| guest_message.ends_with(f.message.as_str())) {
-            return latest.take();
-        }
-        None
-    }
-
-    pub(super) fn clear(&self) {
-        let mut latest = self.lock();
-        if latest.is_some() {
-            *latest = None;
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<HostCallError>> {
-        self.latest.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 /// Registers every host module on the sandbox before its runtime loads.
 pub(super) fn register(
@@ -119,18 +83,5 @@ mod tests {
         let mut args = serde_json::json!([{"__bin__": 0}, {"nested": [{"__bin__": 1}]}, {"__bin__": 0, "other": 1}]);
         restore_binaries(&mut args, &[vec![1, 2], vec![]]);
         assert_eq!(args.to_string(), r#"[{"0":1,"1":2},{"nested":[{}]},{"__bin__":0,"other":1}]"#);
-    }
-
-    #[test]
-    fn only_the_latest_failure_is_kept_and_taken_once() {
-        let errors = HostErrors::default();
-        errors.keep(HostCallError::new("a"));
-        errors.keep(HostCallError::new("b"));
-        assert!(errors.take_matching("... a").is_none(), "replaced by the later failure");
-        assert!(errors.take_matching("Host function error: ... b").is_some());
-        assert!(errors.take_matching("Host function error: ... b").is_none());
-        errors.keep(HostCallError::new("c"));
-        errors.clear();
-        assert!(errors.take_matching("c").is_none());
     }
 }

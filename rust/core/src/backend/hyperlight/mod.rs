@@ -44,12 +44,12 @@ use hyperlight_js::{HyperlightError, InterruptHandle as VmInterrupt, LoadedJSSan
 
 use super::registry::{Descriptor, Engine, Isolation, SizeFloors, Unavailable};
 use super::{Backend, BackendSnapshot};
+use crate::backend::host_errors::HostErrors;
+use crate::backend::outcome::{load_result, Heap};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 use crate::spec::LoadSpec;
 use files::ModuleFiles;
-use host_functions::HostErrors;
-use outcome::Answer;
 use sizing::Sizing;
 
 /// The micro-VM backend in the registry.
@@ -150,24 +150,8 @@ impl Hyperlight {
     /// Runs a handler's module (its top-level code) and files its `handler`.
     fn import_handler(&mut self, name: &str, module: &files::HandlerModule) -> Result<()> {
         let envelope = self.enter(glue::LOAD_HANDLER, glue::load_request(name, module), false)?;
-        let failed = |message: String| Error::Load(format!("handler {name:?} failed to load: {message}"));
-        match Answer::parse(&envelope)? {
-            Answer::Json(_) => Ok(()),
-            Answer::NotAFunction => {
-                Err(Error::Load(format!("handler script {name:?} defines `handler`, but it is not a function")))
-            }
-            Answer::Threw(description) => Err(match description.into_error(&self.host_errors, self.sizing.heap) {
-                Error::Guest(failure) => failed(format!(
-                    "{}{}",
-                    failure.message,
-                    failure.stack.map(|s| format!("\n{s}")).unwrap_or_default()
-                )),
-                other => other,
-            }),
-            Answer::Undefined | Answer::Unserializable(_) => {
-                Err(Error::Internal("the handler loader answered like a call".into()))
-            }
-        }
+        let ending = outcome::ending(&envelope, &self.host_errors)?;
+        load_result(name, &module.name, ending, Heap { limit: self.sizing.heap, refused: false })
     }
 
     /// One call into the VM, watched so that a kill reaches the vCPU.
@@ -210,7 +194,7 @@ impl Backend for Hyperlight {
         self.host_errors.clear();
         let result = self
             .enter(&glue::handler_id(handler), event_json.to_owned(), gc)
-            .and_then(|envelope| Answer::parse(&envelope)?.into_result(&self.host_errors, self.sizing.heap));
+            .and_then(|envelope| outcome::call_result(&envelope, &self.host_errors, self.sizing.heap));
         self.host_errors.clear();
         result
     }

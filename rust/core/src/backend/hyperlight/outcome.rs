@@ -8,101 +8,55 @@
 use hyperlight_js::HyperlightError;
 use serde_json::Value;
 
-use super::host_functions::HostErrors;
+use crate::backend::host_errors::HostErrors;
+use crate::backend::outcome::{self, Ending, Heap, Thrown, NEVER_SETTLES};
 use crate::error::{Error, GuestFailure, Result};
 
-/// A call's answer, once the envelope is read.
-pub(super) enum Answer {
-    /// The handler's result, as JSON text.
-    Json(String),
-    /// The handler returned something JSON cannot hold (`undefined`, a function).
-    Undefined,
-    /// Turning the result into JSON threw.
-    Unserializable(Description),
-    /// The handler (or its module, while loading) threw.
-    Threw(Description),
-    /// A handler module was imported but has no `handler` function.
-    NotAFunction,
-}
-
-/// A thrown value, as the glue described it.
-pub(super) struct Description {
-    name: Option<String>,
-    message: Option<String>,
-    stack: Option<String>,
-    is_error: bool,
-    display: String,
-}
-
-impl Answer {
-    pub(super) fn parse(envelope: &str) -> Result<Self> {
-        let bad = || Error::Internal(format!("the guest glue answered with an unexpected value: {envelope:.200}"));
-        let value: Value = serde_json::from_str(envelope).map_err(|_| bad())?;
-        let items = value.as_array().ok_or_else(bad)?;
-        let tag = items.first().and_then(Value::as_str).ok_or_else(bad)?;
-        let payload = items.get(1);
-        match (tag, payload) {
-            ("ok", Some(Value::String(json))) => Ok(Answer::Json(json.clone())),
-            ("undefined", None) => Ok(Answer::Undefined),
-            ("notfunction", None) => Ok(Answer::NotAFunction),
-            ("unserializable", Some(d)) => Ok(Answer::Unserializable(Description::parse(d))),
-            ("error", Some(d)) => Ok(Answer::Threw(Description::parse(d))),
-            _ => Err(bad()),
-        }
-    }
-
-    /// The result of a handler call.
-    pub(super) fn into_result(self, errors: &HostErrors, heap_limit: usize) -> Result<String> {
-        match self {
-            Answer::Json(json) => Ok(json),
-            Answer::Undefined => Err(Error::ResultNotSerializable(
-                "the handler returned undefined (or a function or symbol), which JSON cannot hold".into(),
-            )),
-            Answer::Unserializable(d) => Err(match d.into_error(errors, heap_limit) {
-                Error::Guest(GuestFailure { message, .. }) => Error::ResultNotSerializable(message),
-                other => other,
-            }),
-            Answer::Threw(d) => Err(d.into_error(errors, heap_limit)),
-            Answer::NotAFunction => Err(Error::Internal("a handler call answered like a load".into())),
-        }
+/// The glue's envelope, read: how the run ended.
+pub(super) fn ending(envelope: &str, errors: &HostErrors) -> Result<Ending> {
+    let bad = || Error::Internal(format!("the guest glue answered with an unexpected value: {envelope:.200}"));
+    let value: Value = serde_json::from_str(envelope).map_err(|_| bad())?;
+    let items = value.as_array().ok_or_else(bad)?;
+    let tag = items.first().and_then(Value::as_str).ok_or_else(bad)?;
+    match (tag, items.get(1)) {
+        ("ok", Some(Value::String(json))) => Ok(Ending::Returned(json.clone())),
+        ("undefined", None) => Ok(Ending::ReturnedUndefined),
+        ("notfunction", None) => Ok(Ending::NotAFunction),
+        ("unserializable", Some(d)) => Ok(Ending::NotSerializable(thrown(d, errors))),
+        ("error", Some(d)) => Ok(Ending::Threw(thrown(d, errors))),
+        _ => Err(bad()),
     }
 }
 
-impl Description {
-    fn parse(value: &Value) -> Self {
-        let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
-        Self {
-            name: text("name"),
-            message: text("message"),
-            stack: text("stack").filter(|s| !s.is_empty()),
-            is_error: value.get("error").and_then(Value::as_bool).unwrap_or(false),
-            display: text("display").unwrap_or_else(|| "<unprintable value>".into()),
+/// A thrown value as the glue described it. A failing host function
+/// reaches the guest as hyperlight-js's `InternalError`, whose message ends
+/// with the host's own message: that is decoded back into the `HostError`
+/// the other backends throw, with its cause.
+fn thrown(description: &Value, errors: &HostErrors) -> Thrown {
+    let text = |key: &str| description.get(key).and_then(Value::as_str).map(str::to_owned);
+    let mut thrown = Thrown {
+        name: text("name"),
+        message: text("message"),
+        stack: text("stack").filter(|s| !s.is_empty()),
+        is_error: description.get("error").and_then(Value::as_bool).unwrap_or(false),
+        display: text("display"),
+        host_failure: None,
+    };
+    if thrown.name.as_deref() == Some("InternalError") && !thrown.is_out_of_memory() {
+        if let Some(failure) = thrown.message.as_deref().and_then(|m| errors.take_matching(m)) {
+            thrown.name = Some("HostError".into());
+            thrown.message = Some(failure.message.clone());
+            thrown.host_failure = Some(failure);
         }
     }
+    thrown
+}
 
-    /// As the in-process backend reports an uncaught exception: `name:
-    /// message` for errors, `Uncaught <value>` for anything else thrown.
-    pub(super) fn into_error(self, errors: &HostErrors, heap_limit: usize) -> Error {
-        if self.name.as_deref() == Some("InternalError") && self.message.as_deref() == Some("out of memory") {
-            return Error::OutOfMemory { limit: heap_limit };
-        }
-        // A failing host function reaches the guest as hyperlight-js's
-        // InternalError, whose message ends with the host's own message.
-        if self.name.as_deref() == Some("InternalError") {
-            if let Some(failure) = self.message.as_deref().and_then(|m| errors.take_matching(m)) {
-                return Error::Guest(GuestFailure {
-                    message: format!("HostError: {}", failure.message),
-                    stack: self.stack,
-                    host_cause: failure.cause,
-                });
-            }
-        }
-        let message = match (self.name, self.message) {
-            (Some(name), Some(message)) if !message.is_empty() => format!("{name}: {message}"),
-            (Some(name), _) if self.is_error => name,
-            _ => format!("Uncaught {}", self.display),
-        };
-        Error::Guest(GuestFailure { message, stack: self.stack, host_cause: None })
+/// The result of a handler call, from the glue's envelope.
+pub(super) fn call_result(envelope: &str, errors: &HostErrors, heap_limit: usize) -> Result<String> {
+    match ending(envelope, errors)? {
+        Ending::NotAFunction => Err(Error::Internal("a handler call answered like a load".into())),
+        other => outcome::call_result(other, Heap { limit: heap_limit, refused: false }),
     }
 }
 
@@ -133,7 +87,7 @@ fn guest_error(message: String, heap_limit: usize) -> Error {
     if message.contains("WouldBlock") {
         // rquickjs gives up on a promise when nothing is left to run.
         return Error::Guest(GuestFailure {
-            message: "TypeError: the handler returned a promise that can never settle (nothing is left to run)".into(),
+            message: format!("TypeError: {NEVER_SETTLES}"),
             stack: None,
             host_cause: None,
         });
@@ -160,7 +114,7 @@ mod tests {
     #[test]
     fn envelopes_become_results_and_errors() {
         let errors = HostErrors::default();
-        let result = |text: &str| Answer::parse(text).unwrap().into_result(&errors, 9);
+        let result = |text: &str| call_result(text, &errors, 9);
         assert_eq!(result(r#"["ok","{\"a\":1}"]"#).unwrap(), r#"{"a":1}"#);
         assert!(matches!(result(r#"["undefined"]"#), Err(Error::ResultNotSerializable(_))));
         let cycle = r#"["unserializable",{"name":"TypeError","message":"circular reference","stack":null,"error":true,"display":""}]"#;
@@ -178,8 +132,8 @@ mod tests {
         let oom =
             r#"["error",{"name":"InternalError","message":"out of memory","stack":null,"error":true,"display":""}]"#;
         assert!(matches!(result(oom), Err(Error::OutOfMemory { limit: 9 })));
-        assert!(matches!(Answer::parse("[\"what\"]"), Err(Error::Internal(_))));
-        assert!(matches!(Answer::parse("not json"), Err(Error::Internal(_))));
+        assert!(matches!(ending("[\"what\"]", &errors), Err(Error::Internal(_))));
+        assert!(matches!(ending("not json", &errors), Err(Error::Internal(_))));
     }
 
     #[test]
@@ -187,7 +141,7 @@ mod tests {
         let errors = HostErrors::default();
         errors.keep(HostCallError { message: "no such user".into(), cause: Some(HostCause(Box::new(7_u8))) });
         let thrown = r#"["error",{"name":"InternalError","message":"Host function error: Calling binary host function: Error calling host function 'f' in module 'm': no such user","stack":null,"error":true,"display":""}]"#;
-        match Answer::parse(thrown).unwrap().into_result(&errors, 1) {
+        match call_result(thrown, &errors, 1) {
             Err(Error::Guest(f)) => {
                 assert_eq!(f.message, "HostError: no such user");
                 assert_eq!(f.host_cause.unwrap().0.downcast_ref::<u8>(), Some(&7));

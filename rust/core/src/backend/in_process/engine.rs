@@ -8,21 +8,17 @@ use rquickjs::promise::PromiseState;
 use rquickjs::{qjs, Context, Ctx, Function, Module, Object, Persistent, Runtime, Value};
 
 use super::heap::{GuestHeap, HeapStats};
-use super::host_module::{HostBindings, HostErrors};
+use super::host_module::HostBindings;
 use super::loader::{ModuleLoader, ModuleResolver};
 use super::sizes::MIN_SCRATCH_SIZE;
-use super::values::{display, pending_exception};
-use crate::error::{Error, GuestFailure, Result};
+use super::values::{display, thrown};
+use crate::backend::handler::{module_name, with_handler_export, HANDLER_BINDING};
+use crate::backend::host_errors::HostErrors;
+use crate::backend::outcome::{self, Ending, Heap, Thrown};
+use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 use crate::spec::LoadSpec;
 use crate::stack::engine_stack;
-
-/// Appended to every handler script so the handler is reachable whether or
-/// not the script exports it. A second export name for the same binding is
-/// valid next to `export function handler`, and being last it leaves line
-/// numbers in stack traces untouched.
-const HANDLER_EXPORT: &str = "\n;export { handler as __hyperlight_handler };\n";
-const HANDLER_BINDING: &str = "__hyperlight_handler";
 
 /// The handler functions, kept alive outside the context.
 struct Handlers(HashMap<String, Persistent<Function<'static>>>);
@@ -46,26 +42,34 @@ pub(super) struct Engine {
     interrupt: InterruptHandle,
 }
 
-/// What the engine needs to describe a failure.
-struct Failures<'a> {
+/// What the engine needs to read how a run of guest code ended.
+struct Runs<'a> {
     errors: &'a HostErrors,
     heap: &'a HeapStats,
     heap_limit: usize,
 }
 
-impl Failures<'_> {
-    fn describe(&self, ctx: &Ctx<'_>, error: rquickjs::Error) -> Error {
+impl Runs<'_> {
+    /// What the guest threw, for an rquickjs failure that is a JavaScript
+    /// exception; anything else is ours.
+    fn thrown(&self, ctx: &Ctx<'_>, error: rquickjs::Error) -> Result<Thrown> {
         match error {
-            rquickjs::Error::Exception => {
-                let failure = pending_exception(ctx, self.errors, self.heap_limit);
-                if self.heap.take_refused() {
-                    Error::OutOfMemory { limit: self.heap_limit }
-                } else {
-                    failure
-                }
-            }
-            other => Error::Internal(other.to_string()),
+            rquickjs::Error::Exception => Ok(thrown(ctx, self.errors)),
+            other => Err(Error::Internal(other.to_string())),
         }
+    }
+
+    /// The error for a failed step outside a handler call or load.
+    fn fail(&self, ctx: &Ctx<'_>, error: rquickjs::Error) -> Error {
+        match self.thrown(ctx, error) {
+            Ok(thrown) => outcome::threw(thrown, self.heap()),
+            Err(internal) => internal,
+        }
+    }
+
+    /// What the heap limit saw since the last look.
+    fn heap(&self) -> Heap {
+        Heap { limit: self.heap_limit, refused: self.heap.take_refused() }
     }
 }
 
@@ -113,21 +117,22 @@ impl Engine {
         };
         let heap_limit = spec.guest.heap_size;
         let handlers = engine.context.with(|ctx| -> Result<_> {
-            let failures = Failures { errors: &errors, heap: &heap, heap_limit };
-            let fail = |e| failures.describe(&ctx, e);
+            let runs = Runs { errors: &errors, heap: &heap, heap_limit };
             let _ = ctx.store_userdata(HostBindings { spec: spec.clone(), errors: errors.clone() });
-            install_console(&ctx, &spec).map_err(fail)?;
+            install_console(&ctx, &spec).map_err(|e| runs.fail(&ctx, e))?;
             let mut handlers = HashMap::new();
             for (name, script) in &spec.handlers {
-                let function = load_handler(&ctx, &module_name(name, script), &script.source, &interrupt, &failures)
-                    .map_err(|e| match e {
-                        Error::Guest(failure) => Error::Load(format!(
-                            "handler {name:?} failed to load: {}{}",
-                            failure.message,
-                            failure.stack.map(|s| format!("\n{s}")).unwrap_or_default()
-                        )),
-                        other => other,
-                    })?;
+                let module = module_name(name, script);
+                let function = match load_handler(&ctx, &module, &script.source, &interrupt) {
+                    Ok(function) => function,
+                    Err(Loaded::Threw(e)) => {
+                        let ending = Ending::Threw(runs.thrown(&ctx, e)?);
+                        return Err(outcome::load_error(name, &module, ending, runs.heap()));
+                    }
+                    Err(Loaded::NotAFunction) => {
+                        return Err(outcome::load_error(name, &module, Ending::NotAFunction, runs.heap()));
+                    }
+                };
                 handlers.insert(name.clone(), Persistent::save(&ctx, function));
             }
             Ok(handlers)
@@ -153,82 +158,78 @@ impl Engine {
         let persistent =
             self.handlers.0.get(handler).ok_or_else(|| Error::HandlerNotFound(handler.to_owned()))?.clone();
         self.heap.take_refused();
-        let failures = Failures { errors: &self.errors, heap: &self.heap, heap_limit: self.heap_limit };
+        let runs = Runs { errors: &self.errors, heap: &self.heap, heap_limit: self.heap_limit };
         let interrupt = &self.interrupt;
         let result = self.context.with(|ctx| -> Result<String> {
-            let fail = |e| failures.describe(&ctx, e);
-            let function = persistent.restore(&ctx).map_err(fail)?;
-            // Nothing has run yet, so a failure here leaves the engine as it was.
-            let event = ctx.json_parse(event_json).map_err(|e| match fail(e) {
-                Error::Guest(failure) => {
-                    Error::InvalidEvent(format!("the event is not valid JSON: {}", failure.message))
-                }
-                Error::OutOfMemory { limit } => Error::InvalidEvent(format!(
-                    "the event does not fit in the guest heap ({limit} bytes); raise it with with_guest_heap_size()"
-                )),
-                other => other,
-            })?;
-            let returned: Value = function.call((event,)).map_err(fail)?;
-            let value = settle(&ctx, returned, interrupt).map_err(fail)?;
-            drain_jobs(&ctx, interrupt).map_err(fail)?;
-            let json = match ctx.json_stringify(value) {
-                Ok(Some(text)) => text.to_string().map_err(fail)?,
-                Ok(None) => {
-                    return Err(Error::ResultNotSerializable(
-                        "the handler returned undefined (or a function or symbol), which JSON cannot hold".into(),
-                    ))
-                }
-                Err(e) => {
-                    return Err(match fail(e) {
-                        Error::Guest(GuestFailure { message, .. }) => Error::ResultNotSerializable(message),
-                        other => other,
-                    })
-                }
-            };
-            if gc {
-                ctx.run_gc();
-                // Finalizers the collection queued belong to this call.
-                drain_jobs(&ctx, interrupt).map_err(fail)?;
-            }
-            // Hitting the heap limit is an error even when the guest caught
-            // it (QuickJS makes it a catchable exception, and a promise chain
-            // turns it into a silent rejection).
-            if failures.heap.take_refused() {
-                return Err(Error::OutOfMemory { limit: failures.heap_limit });
-            }
-            Ok(json)
+            let ending = run_handler(&ctx, &persistent, event_json, gc, interrupt, &runs)?;
+            outcome::call_result(ending, runs.heap())
         });
         self.errors.clear();
         result
     }
 }
 
-fn module_name(handler: &str, script: &crate::Script) -> String {
-    match &script.path {
-        Some(path) => path.to_string_lossy().into_owned(),
-        None => format!("handler:{handler}"),
+/// Runs one handler call to its [`Ending`]; only a failure that is not the
+/// guest's (an rquickjs error that is no JavaScript exception) is an `Err`.
+fn run_handler<'js>(
+    ctx: &Ctx<'js>,
+    handler: &Persistent<Function<'static>>,
+    event_json: &str,
+    gc: bool,
+    interrupt: &InterruptHandle,
+    runs: &Runs<'_>,
+) -> Result<Ending> {
+    let thrown = |e| runs.thrown(ctx, e);
+    // Nothing has run before the call, so a failure there leaves the engine as it was.
+    let event = match ctx.json_parse(event_json) {
+        Ok(event) => event,
+        Err(e) => return Ok(Ending::BadEvent(thrown(e)?)),
+    };
+    let ran = handler.clone().restore(ctx).and_then(|function| {
+        let returned: Value = function.call((event,))?;
+        let value = settle(ctx, returned, interrupt)?;
+        drain_jobs(ctx, interrupt)?;
+        Ok(value)
+    });
+    let value = match ran {
+        Ok(value) => value,
+        Err(e) => return Ok(Ending::Threw(thrown(e)?)),
+    };
+    let json = match ctx.json_stringify(value) {
+        Ok(Some(text)) => text.to_string().map_err(|e| Error::Internal(e.to_string()))?,
+        Ok(None) => return Ok(Ending::ReturnedUndefined),
+        Err(e) => return Ok(Ending::NotSerializable(thrown(e)?)),
+    };
+    if gc {
+        ctx.run_gc();
+        // Finalizers the collection queued belong to this call.
+        if let Err(e) = drain_jobs(ctx, interrupt) {
+            return Ok(Ending::Threw(thrown(e)?));
+        }
     }
+    Ok(Ending::Returned(json))
+}
+
+/// Why a handler's module did not give a handler.
+enum Loaded {
+    /// Evaluating it failed (the exception is pending on the context).
+    Threw(rquickjs::Error),
+    NotAFunction,
 }
 
 fn load_handler<'js>(
     ctx: &Ctx<'js>,
-    name: &str,
+    module: &str,
     source: &str,
     interrupt: &InterruptHandle,
-    failures: &Failures<'_>,
-) -> Result<Function<'js>, Error> {
-    let fail = |e| failures.describe(ctx, e);
-    let mut text = String::with_capacity(source.len() + HANDLER_EXPORT.len());
-    text.push_str(source);
-    text.push_str(HANDLER_EXPORT);
-    let declared = Module::declare(ctx.clone(), name, text).map_err(fail)?;
-    let (module, promise) = declared.eval().map_err(fail)?;
-    // Top-level await: drive the module's evaluation to its end.
-    settle(ctx, promise.into_value(), interrupt).map_err(fail)?;
-    let handler: Value = module.get(HANDLER_BINDING).map_err(fail)?;
-    handler
-        .into_function()
-        .ok_or_else(|| Error::Load(format!("handler script {name:?} defines `handler`, but it is not a function")))
+) -> std::result::Result<Function<'js>, Loaded> {
+    let evaluated = Module::declare(ctx.clone(), module, with_handler_export(source)).and_then(|declared| {
+        let (module, promise) = declared.eval()?;
+        // Top-level await: drive the module's evaluation to its end.
+        settle(ctx, promise.into_value(), interrupt)?;
+        module.get::<_, Value>(HANDLER_BINDING)
+    });
+    evaluated.map_err(Loaded::Threw)?.into_function().ok_or(Loaded::NotAFunction)
 }
 
 /// Waits for a promise by running the job queue; a plain value is returned as is.
@@ -243,10 +244,7 @@ fn settle<'js>(ctx: &Ctx<'js>, value: Value<'js>, interrupt: &InterruptHandle) -
                     return Err(rquickjs::Exception::throw_internal(ctx, "interrupted"));
                 }
                 if !run_job(ctx)? {
-                    return Err(rquickjs::Exception::throw_type(
-                        ctx,
-                        "the handler returned a promise that can never settle (nothing is left to run)",
-                    ));
+                    return Err(rquickjs::Exception::throw_type(ctx, outcome::NEVER_SETTLES));
                 }
             }
             PromiseState::Resolved | PromiseState::Rejected => {

@@ -3,58 +3,16 @@
 //! contract the micro-VM backend has, so host functions behave alike on
 //! every backend.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rquickjs::module::{Declarations, Exports, ModuleDef};
 use rquickjs::prelude::Rest;
 use rquickjs::{Array, Ctx, Exception, Function, JsLifetime, Object, Result as JsResult, Value};
 
 use super::values::HOST_ERROR_ID;
-use crate::error::HostCause;
+use crate::backend::host_errors::HostErrors;
 use crate::spec::HostFunction;
 use crate::spec::LoadSpec;
-
-/// What the most recent failing host function raised, kept host-side until
-/// the call ends so that, if the guest lets that exception escape, it is
-/// returned with the guest error it caused.
-///
-/// Only the latest is kept: a guest that catches host exceptions in a loop
-/// must not pile up their tracebacks (and everything those reference) in
-/// host memory. An error the guest caught and rethrows after a later host
-/// failure therefore escapes without its cause.
-#[derive(Default)]
-pub(super) struct HostErrors {
-    next_id: AtomicU32,
-    latest: Mutex<Option<(u32, HostCause)>>,
-}
-
-impl HostErrors {
-    fn keep(&self, cause: HostCause) -> u32 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let replaced = self.latest.lock().unwrap_or_else(|e| e.into_inner()).replace((id, cause));
-        drop(replaced);
-        id
-    }
-
-    pub(super) fn take(&self, id: u32) -> Option<HostCause> {
-        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
-        match latest.take() {
-            Some((kept, cause)) if kept == id => Some(cause),
-            other => {
-                *latest = other;
-                None
-            }
-        }
-    }
-
-    pub(super) fn clear(&self) {
-        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
-        if latest.is_some() {
-            *latest = None;
-        }
-    }
-}
 
 /// Runtime userdata the module definition reads its functions from.
 pub(super) struct HostBindings {
@@ -117,8 +75,8 @@ fn host_function<'js>(ctx: &Ctx<'js>, function: HostFunction, errors: Arc<HostEr
                 let error = Exception::from_message(ctx.clone(), &failure.message)?;
                 let object: &Object<'js> = error.as_object();
                 object.set("name", "HostError")?;
-                if let Some(cause) = failure.cause {
-                    object.set(HOST_ERROR_ID, errors.keep(cause))?;
+                if failure.cause.is_some() {
+                    object.set(HOST_ERROR_ID, errors.keep(failure))?;
                 }
                 Err(ctx.throw(error.into_value()))
             }

@@ -4,8 +4,8 @@
 use rquickjs::convert::Coerced;
 use rquickjs::{qjs, Ctx, Value};
 
-use super::host_module::HostErrors;
-use crate::error::{Error, GuestFailure};
+use crate::backend::host_errors::HostErrors;
+use crate::backend::outcome::Thrown;
 
 /// Property set on errors thrown by failing host functions.
 pub(super) const HOST_ERROR_ID: &str = "__hyperlight_host_error_id";
@@ -54,12 +54,12 @@ pub(super) fn text(string: &rquickjs::String<'_>) -> String {
     }
 }
 
-/// The exception pending on `ctx`, as the error the host sees.
-pub(super) fn pending_exception(ctx: &Ctx<'_>, errors: &HostErrors, heap_limit: usize) -> Error {
-    let thrown = ctx.catch();
-    let Some(object) = thrown.as_object() else {
-        let text = display(ctx, thrown);
-        return Error::Guest(GuestFailure { message: format!("Uncaught {text}"), stack: None, host_cause: None });
+/// The exception pending on `ctx`, described for [`crate::backend::outcome`];
+/// the host failure behind it, if any, is taken from `errors`.
+pub(super) fn thrown(ctx: &Ctx<'_>, errors: &HostErrors) -> Thrown {
+    let value = ctx.catch();
+    let Some(object) = value.as_object() else {
+        return Thrown { display: Some(display(ctx, value)), ..Thrown::default() };
     };
     let get = |key: &str| -> Option<String> {
         let value: Value = object.get(key).ok()?;
@@ -68,17 +68,12 @@ pub(super) fn pending_exception(ctx: &Ctx<'_>, errors: &HostErrors, heap_limit: 
         }
         value.get::<Coerced<rquickjs::String>>().ok().map(|c| text(&c.0))
     };
-    let name = get("name");
-    let message = get("message");
-    if name.as_deref() == Some("InternalError") && message.as_deref() == Some("out of memory") {
-        return Error::OutOfMemory { limit: heap_limit };
-    }
-    let host_cause = object.get::<_, Option<u32>>(HOST_ERROR_ID).ok().flatten().and_then(|id| errors.take(id));
-    let message = match (name, message) {
-        (Some(name), Some(message)) if !message.is_empty() => format!("{name}: {message}"),
-        (Some(name), _) if thrown.is_error() => name,
-        _ => format!("Uncaught {}", display(ctx, thrown.clone())),
-    };
+    let (name, message, is_error) = (get("name"), get("message"), value.is_error());
+    let host_failure = object.get::<_, Option<u32>>(HOST_ERROR_ID).ok().flatten().and_then(|id| errors.take(id));
+    let display =
+        Thrown::needs_display(name.as_deref(), message.as_deref(), is_error).then(|| display(ctx, value.clone()));
+    let stack = get("stack").filter(|s| !s.is_empty());
+    // A getter above may have thrown; that is not the guest's failure.
     let _ = ctx.catch();
-    Error::Guest(GuestFailure { message, stack: get("stack").filter(|s| !s.is_empty()), host_cause })
+    Thrown { name, message, stack, is_error, display, host_failure }
 }

@@ -1,4 +1,4 @@
-//! The guest's ABI, mirrored from `guest/guest.c`: the exports the host
+//! The guest's ABI, mirrored from `rust/core/guest/wasm/guest.c`: the exports the host
 //! calls, the statuses they return, and the records they leave in linear
 //! memory. Every number here has its twin there; change both together.
 
@@ -55,22 +55,25 @@ pub(super) enum ReplyStatus {
 }
 
 /// `Reply.tag` when a host function failure carries no cause.
-pub(super) const NO_HOST_ERROR: u32 = u32::MAX;
+pub(super) use crate::backend::host_errors::NO_HOST_ERROR;
 /// Size of the guest's `Reply` (status, len, tag: three u32).
 pub(super) const REPLY_SIZE: usize = 12;
 /// Size of the guest's `Output`: text, text_len, stack, stack_len,
-/// host_error, out_of_memory (six u32).
-const OUTPUT_SIZE: usize = 24;
+/// host_error, name, name_len, message, message_len, is_error (ten u32).
+const OUTPUT_SIZE: usize = 40;
 
 /// What a guest call left in its output record, copied out of linear memory.
 #[derive(Debug, Default)]
 pub(super) struct Output {
-    /// The result JSON, or the failure message.
-    pub text: String,
+    /// The result JSON; for a thrown value, its `String()` form if it has
+    /// no usable name and message.
+    pub text: Option<String>,
+    /// The rest describe a thrown value.
     pub stack: Option<String>,
     pub host_error: Option<u32>,
-    /// QuickJS threw its own "out of memory" error.
-    pub out_of_memory: bool,
+    pub name: Option<String>,
+    pub message: Option<String>,
+    pub is_error: bool,
 }
 
 /// The guest's exports, looked up once per instance.
@@ -128,15 +131,22 @@ pub(super) fn read_output(memory: &Memory, store: impl AsContext, address: u32) 
     let broken = || Error::Internal("the wasm guest's output record points outside its memory".into());
     let record = bytes(data, address, OUTPUT_SIZE as u32).ok_or_else(broken)?;
     let field = |i: usize| word(record, i * 4).ok_or_else(broken);
-    let (text_ptr, text_len, stack_ptr, stack_len) = (field(0)?, field(1)?, field(2)?, field(3)?);
-    let text = if text_ptr == 0 { &[][..] } else { bytes(data, text_ptr, text_len).ok_or_else(broken)? };
-    let stack = if stack_ptr == 0 { None } else { Some(bytes(data, stack_ptr, stack_len).ok_or_else(broken)?) };
+    // A string field: a pointer (0 for none) and a length.
+    let text = |i: usize| -> Result<Option<String>> {
+        let (ptr, len) = (field(i)?, field(i + 1)?);
+        if ptr == 0 {
+            return Ok(None);
+        }
+        Ok(Some(utf8(bytes(data, ptr, len).ok_or_else(broken)?)))
+    };
     let host_error = field(4)?;
     Ok(Output {
-        text: utf8(text),
-        stack: stack.map(utf8),
+        text: text(0)?,
+        stack: text(2)?,
         host_error: (host_error != NO_HOST_ERROR).then_some(host_error),
-        out_of_memory: field(5)? != 0,
+        name: text(5)?,
+        message: text(7)?,
+        is_error: field(9)? != 0,
     })
 }
 

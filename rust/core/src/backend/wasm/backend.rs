@@ -9,17 +9,13 @@ use wasmtime::Val;
 use super::engine;
 use super::instance::{fresh_seed, on_host_stack, Instance};
 use super::memory::{MemoryError, MemoryImage};
-use super::modules::{module_name, Modules};
+use super::modules::Modules;
+use crate::backend::handler::{module_name, with_handler_export};
 use crate::backend::registry::Unavailable;
 use crate::backend::{Backend, BackendSnapshot};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 use crate::spec::LoadSpec;
-
-/// Appended to every handler script so the handler is reachable whether or
-/// not the script exports it (as in the in-process engine; being last it
-/// leaves line numbers in stack traces untouched).
-const HANDLER_EXPORT: &str = "\n;export { handler as __hyperlight_handler };\n";
 
 pub(super) struct Wasm {
     pub(super) spec: Arc<LoadSpec>,
@@ -52,10 +48,7 @@ impl Wasm {
             let mut handlers = HashMap::new();
             for (index, (name, script)) in spec.handlers.iter().enumerate() {
                 let module = module_name(name, script);
-                let mut source = String::with_capacity(script.source.len() + HANDLER_EXPORT.len());
-                source.push_str(&script.source);
-                source.push_str(HANDLER_EXPORT);
-                instance.load(name, &module, &source)?;
+                instance.load(name, &module, &with_handler_export(&script.source))?;
                 handlers.insert(name.clone(), index as u32);
             }
             Ok(Self { spec, instance, handlers: Arc::new(handlers), broken: false })

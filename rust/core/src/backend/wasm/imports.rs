@@ -116,8 +116,8 @@ pub(super) fn define(linker: &mut Linker<GuestState>) -> Result<()> {
                     (ReplyStatus::Ok, NO_HOST_ERROR)
                 }
                 Err(failure) => {
-                    state.reply = failure.message.into_bytes();
-                    let tag = failure.cause.map_or(NO_HOST_ERROR, |cause| state.host_errors.keep(cause));
+                    state.reply = failure.message.clone().into_bytes();
+                    let tag = if failure.cause.is_some() { state.host_errors.keep(failure) } else { NO_HOST_ERROR };
                     (ReplyStatus::Error, tag)
                 }
             };

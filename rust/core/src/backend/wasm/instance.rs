@@ -11,6 +11,7 @@ use super::limiter::HeapLimiter;
 use super::memory::{self, Region};
 use super::outcome::{self, Finished};
 use super::state::GuestState;
+use crate::backend::outcome::{call_result, Ending, Heap, Thrown};
 use crate::error::{Error, Result};
 use crate::interrupt::CallState;
 use crate::spec::LoadSpec;
@@ -76,7 +77,8 @@ impl Instance {
         if finished.status != Status::Ok {
             return Err(Error::Internal(format!(
                 "QuickJS did not start in the wasm guest ({:?}: {})",
-                finished.status, finished.output.text
+                finished.status,
+                finished.output.message.or(finished.output.text).unwrap_or_default()
             )));
         }
         // QuickJS seeds Math.random from the clock; two sandboxes started
@@ -124,7 +126,7 @@ impl Instance {
         self.free(source_ptr)?;
         let finished = self.finish(status)?;
         let state = self.store.data_mut();
-        let result = outcome::load(name, module, finished, &mut state.host_errors);
+        let result = outcome::load(name, module, finished, &state.host_errors);
         state.host_errors.clear();
         result
     }
@@ -133,17 +135,15 @@ impl Instance {
     pub(super) fn call(&mut self, index: u32, event: &str, gc: bool) -> Result<String> {
         self.enter();
         let Some(event_ptr) = self.put(event.as_bytes())? else {
-            let limit = self.store.data().spec.guest.heap_size;
-            return Err(Error::InvalidEvent(format!(
-                "the event does not fit in the guest heap ({limit} bytes); raise it with with_guest_heap_size()"
-            )));
+            let heap = Heap { limit: self.store.data().spec.guest.heap_size, refused: true };
+            return call_result(Ending::BadEvent(Thrown::default()), heap);
         };
         let called = self.exports.call.call(&mut self.store, (index, event_ptr, event.len() as u32, i32::from(gc)));
         let status = called.map_err(|e| trapped(&self.store, e))?;
         self.free(event_ptr)?;
         let finished = self.finish(status)?;
         let state = self.store.data_mut();
-        let result = outcome::call(finished, &mut state.host_errors);
+        let result = outcome::call(finished, &state.host_errors);
         state.host_errors.clear();
         result
     }
@@ -192,7 +192,8 @@ impl Instance {
         let status = Status::from_code(status)?;
         let output = abi::read_output(&self.exports.memory, &self.store, self.output)?;
         let state = self.store.data_mut();
-        Ok(Finished { status, output, refused: state.limiter.take_refused(), heap_limit: state.spec.guest.heap_size })
+        let heap = Heap { limit: state.spec.guest.heap_size, refused: state.limiter.take_refused() };
+        Ok(Finished { status, output, heap })
     }
 }
 

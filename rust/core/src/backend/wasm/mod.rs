@@ -25,7 +25,7 @@
 //!   sandbox instantiates it and starts QuickJS in about a millisecond.
 //!
 //! The guest is built by build.rs from QuickJS's C sources and
-//! `guest/guest.c`; without clang and wasi-libc the crate still builds and
+//! `rust/core/guest/wasm/guest.c`; without clang and wasi-libc the crate still builds and
 //! the descriptor says why this backend cannot run. It is built for Linux
 //! and Windows hosts (the snapshot memory is the operating system's part,
 //! see [`memory`]); the registry describes it as absent elsewhere.

@@ -12,10 +12,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::backend::handler::module_name;
+#[cfg(test)]
+use crate::script::Script;
 use crate::script::{import_read_error, resolve_relative};
 use crate::source_file;
 use crate::spec::{LoadSpec, SourceCache};
-use crate::Script;
 
 /// What the guest gets for a module name.
 pub(super) enum Loaded {
@@ -36,13 +38,6 @@ pub(super) struct Modules {
 }
 
 /// The name a handler's module gets: its path, or `handler:<name>` for text.
-pub(super) fn module_name(handler: &str, script: &Script) -> String {
-    match &script.path {
-        Some(path) => path.to_string_lossy().into_owned(),
-        None => format!("handler:{handler}"),
-    }
-}
-
 impl Modules {
     pub(super) fn new(spec: &LoadSpec) -> Self {
         let host_modules = spec

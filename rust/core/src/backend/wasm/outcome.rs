@@ -1,81 +1,55 @@
-//! What a guest call's status and output mean to the host: the same errors,
-//! with the same rules, as the in-process engine reports
-//! (`in_process/engine.rs`), so a caller cannot tell the backends apart by
-//! their failures.
+//! The wasm guest's status and output record, decoded into the terms every
+//! backend reports in (`backend::outcome`).
 
 use super::abi::{Output, Status};
-use super::state::HostErrors;
-use crate::error::{Error, GuestFailure, Result};
+use crate::backend::host_errors::HostErrors;
+use crate::backend::outcome::{self, Ending, Heap, Thrown};
+use crate::error::{Error, Result};
 
 /// Everything known when a guest call returned.
 pub(super) struct Finished {
     pub status: Status,
     pub output: Output,
-    /// The heap limit refused memory during the call.
-    pub refused: bool,
-    pub heap_limit: usize,
+    /// What the heap limit saw during the call.
+    pub heap: Heap,
 }
 
 impl Finished {
-    /// Ran out of heap: the limiter refused memory, or QuickJS said so.
-    fn out_of_memory(&self) -> bool {
-        self.refused || self.output.out_of_memory
-    }
-
-    fn guest_failure(self, errors: &mut HostErrors) -> GuestFailure {
-        let host_cause = self.output.host_error.and_then(|id| errors.take(id));
-        GuestFailure { message: self.output.text, stack: self.output.stack.filter(|s| !s.is_empty()), host_cause }
+    /// How the run ended; a status only a broken guest or host gives is an
+    /// internal error.
+    fn ending(self, errors: &HostErrors) -> Result<Ending> {
+        let thrown = |output: Output| Thrown {
+            host_failure: output.host_error.and_then(|id| errors.take(id)),
+            name: output.name,
+            message: output.message,
+            stack: output.stack.filter(|s| !s.is_empty()),
+            is_error: output.is_error,
+            display: output.text,
+        };
+        Ok(match self.status {
+            Status::Ok => Ending::Returned(self.output.text.unwrap_or_default()),
+            Status::Thrown => Ending::Threw(thrown(self.output)),
+            Status::BadEvent => Ending::BadEvent(thrown(self.output)),
+            Status::NotSerializable => Ending::NotSerializable(thrown(self.output)),
+            Status::ResultUndefined => Ending::ReturnedUndefined,
+            Status::OutOfMemory => Ending::OutOfMemory,
+            Status::NotAFunction => Ending::NotAFunction,
+            Status::BadArgument => return Err(Error::Internal("the wasm guest refused the call (BadArgument)".into())),
+        })
     }
 }
 
 /// The result of `hl_call`.
-pub(super) fn call(finished: Finished, errors: &mut HostErrors) -> Result<String> {
-    let limit = finished.heap_limit;
-    // Hitting the heap limit is an error even when the guest caught it
-    // (QuickJS makes it a catchable exception, and a promise chain turns it
-    // into a silent rejection). A bad event never ran the handler, though.
-    if finished.status != Status::BadEvent && finished.out_of_memory() {
-        return Err(Error::OutOfMemory { limit });
+pub(super) fn call(finished: Finished, errors: &HostErrors) -> Result<String> {
+    if finished.status == Status::NotAFunction {
+        return Err(Error::Internal("the wasm guest refused the call (NotAFunction)".into()));
     }
-    match finished.status {
-        Status::Ok => Ok(finished.output.text),
-        Status::Thrown => Err(Error::Guest(finished.guest_failure(errors))),
-        Status::BadEvent if finished.out_of_memory() => Err(Error::InvalidEvent(format!(
-            "the event does not fit in the guest heap ({limit} bytes); raise it with with_guest_heap_size()"
-        ))),
-        Status::BadEvent => {
-            Err(Error::InvalidEvent(format!("the event is not valid JSON: {}", finished.guest_failure(errors).message)))
-        }
-        Status::NotSerializable => Err(Error::ResultNotSerializable(finished.guest_failure(errors).message)),
-        Status::ResultUndefined => Err(Error::ResultNotSerializable(
-            "the handler returned undefined (or a function or symbol), which JSON cannot hold".into(),
-        )),
-        Status::OutOfMemory => Err(Error::OutOfMemory { limit }),
-        Status::NotAFunction | Status::BadArgument => {
-            Err(Error::Internal(format!("the wasm guest refused the call ({:?})", finished.status)))
-        }
-    }
+    let heap = finished.heap;
+    outcome::call_result(finished.ending(errors)?, heap)
 }
 
 /// The result of `hl_load` for the handler `name` (module `module`).
-pub(super) fn load(name: &str, module: &str, finished: Finished, errors: &mut HostErrors) -> Result<()> {
-    if finished.out_of_memory() {
-        return Err(Error::OutOfMemory { limit: finished.heap_limit });
-    }
-    match finished.status {
-        Status::Ok => Ok(()),
-        Status::Thrown => {
-            let failure = finished.guest_failure(errors);
-            Err(Error::Load(format!(
-                "handler {name:?} failed to load: {}{}",
-                failure.message,
-                failure.stack.map(|s| format!("\n{s}")).unwrap_or_default()
-            )))
-        }
-        Status::NotAFunction => {
-            Err(Error::Load(format!("handler script {module:?} defines `handler`, but it is not a function")))
-        }
-        Status::OutOfMemory => Err(Error::OutOfMemory { limit: finished.heap_limit }),
-        other => Err(Error::Internal(format!("the wasm guest could not load handler {name:?} ({other:?})"))),
-    }
+pub(super) fn load(name: &str, module: &str, finished: Finished, errors: &HostErrors) -> Result<()> {
+    let heap = finished.heap;
+    outcome::load_result(name, module, finished.ending(errors)?, heap)
 }

@@ -7,7 +7,7 @@ use wasmtime::Memory;
 
 use super::limiter::HeapLimiter;
 use super::modules::Modules;
-use crate::error::HostCause;
+use crate::backend::host_errors::HostErrors;
 use crate::interrupt::CallState;
 use crate::spec::HostFunction;
 use crate::spec::LoadSpec;
@@ -60,41 +60,4 @@ impl GuestState {
 
 fn host_functions(spec: &LoadSpec) -> Vec<Vec<HostFunction>> {
     spec.host_modules.values().map(|functions| functions.values().cloned().collect()).collect()
-}
-
-/// What the most recent failing host function raised, kept host-side until
-/// the call ends so that, if the guest lets that exception escape, it is
-/// returned with the guest error it caused. The guest only ever holds the
-/// number. Only the latest is kept (as in-process, `host_module.rs`): caught
-/// host exceptions must not pile up in host memory.
-#[derive(Default)]
-pub(super) struct HostErrors {
-    next_id: u32,
-    latest: Option<(u32, HostCause)>,
-}
-
-impl HostErrors {
-    pub(super) fn keep(&mut self, cause: HostCause) -> u32 {
-        let id = self.next_id;
-        // Never hand out the guest's "no host error" marker.
-        self.next_id = self.next_id.wrapping_add(1) % super::abi::NO_HOST_ERROR;
-        self.latest = Some((id, cause));
-        id
-    }
-
-    pub(super) fn take(&mut self, id: u32) -> Option<HostCause> {
-        match self.latest.take() {
-            Some((kept, cause)) if kept == id => Some(cause),
-            other => {
-                self.latest = other;
-                None
-            }
-        }
-    }
-
-    pub(super) fn clear(&mut self) {
-        if self.latest.is_some() {
-            self.latest = None;
-        }
-    }
 }

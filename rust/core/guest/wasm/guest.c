@@ -64,14 +64,22 @@ typedef struct {
     uint32_t tag;
 } Reply;
 
-/* What a call leaves for the host to read (abi.rs: Output). */
+/*
+ * What a call leaves for the host to read (abi.rs: Output). For a thrown
+ * value it is a description, not a message: the host's outcome.rs decides
+ * what is reported, as it does for every backend.
+ */
 typedef struct {
-    char *text;        /* result JSON, or the failure message */
+    char *text;        /* result JSON; for a thrown value, its String() form if shown */
     uint32_t text_len;
-    char *stack;       /* the JavaScript stack, or NULL */
+    char *stack;       /* the thrown value's stack, or NULL */
     uint32_t stack_len;
     uint32_t host_error; /* id of the host failure behind the exception */
-    uint32_t out_of_memory; /* QuickJS reported running out of memory */
+    char *name;        /* the thrown value's name, or NULL */
+    uint32_t name_len;
+    char *message;     /* the thrown value's message, or NULL */
+    uint32_t message_len;
+    uint32_t is_error; /* the thrown value is an Error */
 } Output;
 
 IMPORT(should_stop) int32_t host_should_stop(void);
@@ -138,6 +146,8 @@ EXPORT(hl_output) Output *hl_output(void) { return &output; }
 static void clear_output(void) {
     free(output.text);
     free(output.stack);
+    free(output.name);
+    free(output.message);
     memset(&output, 0, sizeof(output));
     output.host_error = NO_HOST_ERROR;
 }
@@ -244,81 +254,55 @@ static char *property_text(JSValueConst object, const char *key, size_t *len) {
 }
 
 /*
- * Turns the pending exception into the failure record (message, stack,
- * host error id, whether it is QuickJS's out-of-memory error) and returns
+ * Describes the pending exception in the output record — name, message,
+ * stack, whether it is an Error, the host failure behind it, and its
+ * String() form when it has no usable name and message — and returns
  * `status`, or ST_OUT_OF_MEMORY when the record itself cannot be built.
  */
 static int32_t report_exception(int32_t status) {
     JSValue thrown = JS_GetException(ctx);
     clear_output();
-    if (!JS_IsObject(thrown)) {
-        size_t len;
-        char *text = display(thrown, &len);
-        JS_FreeValue(ctx, thrown);
-        if (!text)
-            return ST_OUT_OF_MEMORY;
-        char *message = malloc(len + 10);
-        if (!message) {
-            free(text);
-            return ST_OUT_OF_MEMORY;
-        }
-        memcpy(message, "Uncaught ", 9);
-        memcpy(message + 9, text, len + 1);
-        free(text);
-        output.text = message;
-        output.text_len = (uint32_t)(len + 9);
-        return status;
-    }
+    bool is_object = JS_IsObject(thrown);
     size_t name_len = 0, message_len = 0, stack_len = 0;
-    char *name = property_text(thrown, "name", &name_len);
-    char *message = property_text(thrown, "message", &message_len);
-    output.out_of_memory = name && message && !strcmp(name, "InternalError") && !strcmp(message, "out of memory");
-    JSValue id = JS_GetPropertyStr(ctx, thrown, HOST_ERROR_ID);
-    if (JS_IsException(id)) {
-        clear_catchable();
-    } else {
-        uint32_t host_error;
-        if (JS_IsNumber(id) && JS_ToUint32(ctx, &host_error, id) == 0)
-            output.host_error = host_error;
-        JS_FreeValue(ctx, id);
+    char *name = is_object ? property_text(thrown, "name", &name_len) : NULL;
+    char *message = is_object ? property_text(thrown, "message", &message_len) : NULL;
+    bool is_error = is_object && JS_IsError(thrown);
+    if (is_object) {
+        JSValue id = JS_GetPropertyStr(ctx, thrown, HOST_ERROR_ID);
+        if (JS_IsException(id)) {
+            clear_catchable();
+        } else {
+            uint32_t host_error;
+            if (JS_IsNumber(id) && JS_ToUint32(ctx, &host_error, id) == 0)
+                output.host_error = host_error;
+            JS_FreeValue(ctx, id);
+        }
     }
     bool ok = true;
-    if (name && message && message_len > 0) {
-        char *text = malloc(name_len + message_len + 3);
-        if (text) {
-            memcpy(text, name, name_len);
-            memcpy(text + name_len, ": ", 2);
-            memcpy(text + name_len + 2, message, message_len + 1);
-            output.text = text;
-            output.text_len = (uint32_t)(name_len + message_len + 2);
-        } else {
-            ok = false;
-        }
-    } else if (name && JS_IsError(thrown)) {
-        ok = set_text(name, name_len);
-    } else {
+    /* outcome.rs: Thrown::needs_display. String(value) may run guest code
+       (a toString), so it is asked for only when it will be shown. */
+    if (!(name && ((message && message_len > 0) || is_error))) {
         size_t len;
         char *text = display(thrown, &len);
-        char *full = text ? malloc(len + 10) : NULL;
-        if (full) {
-            memcpy(full, "Uncaught ", 9);
-            memcpy(full + 9, text, len + 1);
-            output.text = full;
-            output.text_len = (uint32_t)(len + 9);
+        if (text) {
+            output.text = text;
+            output.text_len = (uint32_t)len;
         } else {
             ok = false;
         }
-        free(text);
     }
-    char *stack = property_text(thrown, "stack", &stack_len);
+    char *stack = is_object ? property_text(thrown, "stack", &stack_len) : NULL;
     if (stack && stack_len > 0) {
         output.stack = stack;
         output.stack_len = (uint32_t)stack_len;
     } else {
         free(stack);
     }
-    free(name);
-    free(message);
+    output.name = name;
+    output.name_len = (uint32_t)name_len;
+    output.message = message;
+    output.message_len = (uint32_t)message_len;
+    output.is_error = is_error;
     JS_FreeValue(ctx, thrown);
     return ok ? status : ST_OUT_OF_MEMORY;
 }
@@ -580,8 +564,8 @@ static JSValue settle(JSValue value) {
             if (ran <= 0) {
                 JS_FreeValue(ctx, value);
                 if (ran == 0)
-                    JS_ThrowTypeError(ctx, "the handler returned a promise that can never settle (nothing is "
-                                           "left to run)");
+                    /* outcome.rs: NEVER_SETTLES, word for word (a test checks). */
+                    JS_ThrowTypeError(ctx, "%s", "the handler returned a promise that can never settle (nothing is left to run)");
                 return JS_EXCEPTION;
             }
             break;
