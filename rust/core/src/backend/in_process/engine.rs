@@ -123,7 +123,7 @@ impl Engine {
             let mut handlers = HashMap::new();
             for (name, script) in &spec.handlers {
                 let module = module_name(name, script);
-                let function = match load_handler(&ctx, &module, &script.source, &interrupt) {
+                let function = match load_handler(&ctx, &module, &script.source, interrupt) {
                     Ok(function) => function,
                     Err(Loaded::Threw(e)) => {
                         let ending = Ending::Threw(runs.thrown(&ctx, e)?);
