@@ -10,12 +10,18 @@ bash scripts/setup.sh
 echo "== cargo fmt --check (rustfmt.toml: 120 columns)"
 cargo fmt --all -- --check
 
+# The micro-VM backend's crate embeds its prebuilt guest: clippy and the
+# tests below build it with every feature.
+HYPERLIGHT_JS_RUNTIME_PATH=$(bash scripts/build-hyperlight-guest.sh)
+export HYPERLIGHT_JS_RUNTIME_PATH
+
+echo "== cargo clippy (every crate, target and feature; the lints are in Cargo.toml's [workspace.lints])"
+cargo clippy --quiet --all-targets --all-features -- -D warnings
+
 echo "== cargo test (core crate)"
 cargo test --quiet -p hyperlight-js-core
 
 echo "== cargo test (core crate with the micro-VM backend; its checks skip, with the probe's error, where no VM starts)"
-HYPERLIGHT_JS_RUNTIME_PATH=$(bash scripts/build-hyperlight-guest.sh)
-export HYPERLIGHT_JS_RUNTIME_PATH
 cargo test --quiet -p hyperlight-js-core --features hyperlight
 
 echo "== cargo test (core crate, the wasm backend through the core API)"
