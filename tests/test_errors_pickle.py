@@ -33,7 +33,7 @@ def test_a_real_termination_pickles_with_its_monitor(load: LoadFn) -> None:
     assert copy.message == info.value.message
 
 
-def test_a_host_exception_travels_as_the_cause(backend: str) -> None:
+def test_a_host_exception_travels_as_the_cause(builder: SandboxBuilder) -> None:
     def fails(x: int) -> int:
         raise KeyError(f"no {x}")
 
@@ -42,7 +42,7 @@ def test_a_host_exception_travels_as_the_cause(backend: str) -> None:
         error.lock = threading.Lock()  # type: ignore[attr-defined]
         raise error
 
-    sandbox = SandboxBuilder().with_host_print_fn(None).build()
+    sandbox = builder.build()
     sandbox.register("host", "fails", fails)
     sandbox.register("host", "unpicklable", unpicklable)
     js = sandbox.load_runtime()

@@ -8,8 +8,8 @@ import pytest
 from hyperlight_js import GuestError, LoadedJSSandbox, SandboxBuilder, SandboxBusyError
 
 
-def _loaded(handler: str, **functions: Any) -> LoadedJSSandbox:
-    proto = SandboxBuilder().with_host_print_fn(None).build()
+def _loaded(builder: SandboxBuilder, handler: str, **functions: Any) -> LoadedJSSandbox:
+    proto = builder.build()
     for qualified, fn in functions.items():
         module, name = qualified.split("__")
         proto.register(module, name, fn)
@@ -18,7 +18,7 @@ def _loaded(handler: str, **functions: Any) -> LoadedJSSandbox:
     return sandbox.get_loaded_sandbox()
 
 
-def test_host_functions_take_and_return_json_values() -> None:
+def test_host_functions_take_and_return_json_values(builder: SandboxBuilder) -> None:
     seen: list[tuple[Any, ...]] = []
 
     def record(*args: Any) -> dict[str, Any]:
@@ -26,6 +26,7 @@ def test_host_functions_take_and_return_json_values() -> None:
         return {"got": list(args)}
 
     loaded = _loaded(
+        builder,
         "import * as host from 'host'; import { add } from 'math'; function handler(e) { return [add(e.a, 2), host.record(1, 'two', [3], {four: 4}, null)] }",
         math__add=lambda a, b: a + b,
         host__record=record,
@@ -34,7 +35,7 @@ def test_host_functions_take_and_return_json_values() -> None:
     assert seen == [(1, "two", [3], {"four": 4}, None)]
 
 
-def test_a_raising_host_function_is_a_catchable_js_exception() -> None:
+def test_a_raising_host_function_is_a_catchable_js_exception(builder: SandboxBuilder) -> None:
     """In the micro-VM, hyperlight-js throws its own InternalError, whose
     message ends with the host's (README: Backends); elsewhere a HostError."""
 
@@ -42,6 +43,7 @@ def test_a_raising_host_function_is_a_catchable_js_exception() -> None:
         raise KeyError("no such key")
 
     loaded = _loaded(
+        builder,
         "import { fail } from 'host'; function handler(e) { try { fail() } catch (err) { return [err.name, err.message] } }",
         host__fail=fail,
     )
@@ -50,22 +52,23 @@ def test_a_raising_host_function_is_a_catchable_js_exception() -> None:
     assert "KeyError" in message and "no such key" in message
 
 
-def test_an_uncaught_host_exception_is_the_cause_of_the_guest_error() -> None:
+def test_an_uncaught_host_exception_is_the_cause_of_the_guest_error(builder: SandboxBuilder) -> None:
     class Boom(Exception):
         pass
 
     def fail() -> None:
         raise Boom("kaboom")
 
-    loaded = _loaded("import { fail } from 'host'; function handler() { fail() }", host__fail=fail)
+    loaded = _loaded(builder, "import { fail } from 'host'; function handler() { fail() }", host__fail=fail)
     with pytest.raises(GuestError, match="kaboom") as info:
         loaded.call_handler("h")
     assert isinstance(info.value.__cause__, Boom)
     assert not loaded.poisoned
 
 
-def test_results_json_cannot_hold_become_js_exceptions(backend: str) -> None:
+def test_results_json_cannot_hold_become_js_exceptions(backend: str, builder: SandboxBuilder) -> None:
     loaded = _loaded(
+        builder,
         "import { bad, nan } from 'host'; function handler() { const out = []; for (const f of [bad, nan]) { try { f() } catch (e) { out.push(e.name) } } return out }",
         host__bad=lambda: object(),
         host__nan=lambda: float("nan"),
@@ -74,9 +77,10 @@ def test_results_json_cannot_hold_become_js_exceptions(backend: str) -> None:
     assert loaded.call_handler("h") == [name, name]
 
 
-def test_host_function_runs_on_the_calling_thread_with_the_gil() -> None:
+def test_host_function_runs_on_the_calling_thread_with_the_gil(builder: SandboxBuilder) -> None:
     threads: list[int] = []
     loaded = _loaded(
+        builder,
         "import { where } from 'host'; function handler() { where(); return 1 }",
         host__where=lambda: threads.append(threading.get_ident()),
     )
@@ -84,7 +88,7 @@ def test_host_function_runs_on_the_calling_thread_with_the_gil() -> None:
     assert threads == [threading.get_ident()]
 
 
-def test_a_host_function_calling_back_into_its_own_sandbox_gets_a_clear_error() -> None:
+def test_a_host_function_calling_back_into_its_own_sandbox_gets_a_clear_error(builder: SandboxBuilder) -> None:
     holder: list[LoadedJSSandbox] = []
     errors: list[BaseException] = []
 
@@ -97,6 +101,7 @@ def test_a_host_function_calling_back_into_its_own_sandbox_gets_a_clear_error() 
         return "unreachable"
 
     loaded = _loaded(
+        builder,
         "import { reenter } from 'host'; function handler(e) { if (e.inner) return 'inner'; try { return reenter() } catch (err) { return 'refused' } }",
         host__reenter=reenter,
     )
@@ -105,8 +110,8 @@ def test_a_host_function_calling_back_into_its_own_sandbox_gets_a_clear_error() 
     assert len(errors) == 1 and isinstance(errors[0], SandboxBusyError)
 
 
-def test_registration_is_validated() -> None:
-    proto = SandboxBuilder().build()
+def test_registration_is_validated(builder: SandboxBuilder) -> None:
+    proto = builder.build()
     proto.register("m", "f", lambda: 1)
     with pytest.raises(ValueError, match="already registered"):
         proto.register("m", "f", lambda: 2)
@@ -117,10 +122,10 @@ def test_registration_is_validated() -> None:
         proto.register("m", "g", "not callable")  # type: ignore[arg-type]
 
 
-def test_unknown_host_module_fails_the_load() -> None:
+def test_unknown_host_module_fails_the_load(builder: SandboxBuilder) -> None:
     from hyperlight_js import HandlerLoadError
 
-    sandbox = SandboxBuilder().build().load_runtime()
+    sandbox = builder.build().load_runtime()
     sandbox.add_handler("h", "import { x } from 'nope'; function handler() { return x }")
     with pytest.raises(HandlerLoadError, match="nope"):
         sandbox.get_loaded_sandbox()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import SPIN, LoadFn
+from conftest import SPIN, LoadFn, new_builder
 from hyperlight_js import (
     ExecutionCancelled,
     HandlerLoadError,
@@ -49,45 +49,44 @@ def test_gc_flag_is_accepted_both_ways(load: LoadFn) -> None:
 
 
 @pytest.mark.backends("in-process", "wasm")
-def test_console_output_reaches_the_print_function() -> None:
+def test_console_output_reaches_the_print_function(builder: SandboxBuilder) -> None:
     lines: list[str] = []
-    builder = SandboxBuilder().with_host_print_fn(lines.append)
-    sandbox = builder.build().load_runtime()
+    sandbox = builder.with_host_print_fn(lines.append).build().load_runtime()
     sandbox.add_handler("h", "function handler(e) { console.log('a', 1, [2]); console.error({k: 'v'}); print('p'); return null }")
     sandbox.get_loaded_sandbox().handle_event("h", "{}")
     assert lines == ["a 1 [2]", '{"k":"v"}', "p"]
 
 
 @pytest.mark.backends("hyperlight")
-def test_console_in_the_micro_vm_is_hyperlight_js_console() -> None:
+def test_console_in_the_micro_vm_is_hyperlight_js_console(builder: SandboxBuilder) -> None:
     """hyperlight-js's runtime has console.log and print only, and converts
     each argument with String() (README: Backends)."""
     lines: list[str] = []
-    sandbox = SandboxBuilder().with_host_print_fn(lines.append).build().load_runtime()
+    sandbox = builder.with_host_print_fn(lines.append).build().load_runtime()
     sandbox.add_handler("h", "function handler(e) { console.log('a', 1, [2]); print('p'); return typeof console.error }")
     assert sandbox.get_loaded_sandbox().call_handler("h") == "undefined"
     assert lines == ["a 1 2", "p"]
 
 
-def test_default_print_goes_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
-    sandbox = SandboxBuilder().build().load_runtime()
+def test_default_print_goes_to_stdout(capsys: pytest.CaptureFixture[str], backend: str) -> None:
+    sandbox = new_builder(backend).build().load_runtime()
     sandbox.add_handler("h", "function handler() { console.log('to stdout'); return 0 }")
     sandbox.get_loaded_sandbox().handle_event("h", "{}")
     assert capsys.readouterr().out == "to stdout\n"
 
 
-def test_sizes_must_be_positive() -> None:
+def test_sizes_must_be_positive(builder: SandboxBuilder) -> None:
     for bad in (0, -1):
         with pytest.raises(ValueError):
-            SandboxBuilder().with_guest_heap_size(bad)
+            builder.with_guest_heap_size(bad)
         with pytest.raises(ValueError):
-            SandboxBuilder().with_guest_scratch_size(bad)
+            builder.with_guest_scratch_size(bad)
     with pytest.raises(TypeError):
-        SandboxBuilder().with_guest_heap_size(1.5)  # type: ignore[arg-type]
+        builder.with_guest_heap_size(1.5)  # type: ignore[arg-type]
 
 
-def test_handlers_can_be_removed_and_cleared() -> None:
-    sandbox = SandboxBuilder().build().load_runtime()
+def test_handlers_can_be_removed_and_cleared(builder: SandboxBuilder) -> None:
+    sandbox = builder.build().load_runtime()
     sandbox.add_handler("a", "function handler() { return 'a' }")
     sandbox.add_handler("b", Script.from_content("function handler() { return 'b' }"))
     assert sandbox.handler_names == ["a", "b"]
@@ -104,8 +103,8 @@ def test_handlers_can_be_removed_and_cleared() -> None:
     assert sandbox.get_loaded_sandbox().call_handler("c") == "c"
 
 
-def test_consumed_objects_refuse_use() -> None:
-    proto = SandboxBuilder().build()
+def test_consumed_objects_refuse_use(builder: SandboxBuilder) -> None:
+    proto = builder.build()
     sandbox = proto.load_runtime()
     with pytest.raises(SandboxConsumedError):
         proto.load_runtime()
@@ -124,8 +123,8 @@ def test_consumed_objects_refuse_use() -> None:
         loaded.unload()
 
 
-def test_a_failed_load_leaves_the_sandbox_usable() -> None:
-    sandbox = SandboxBuilder().build().load_runtime()
+def test_a_failed_load_leaves_the_sandbox_usable(builder: SandboxBuilder) -> None:
+    sandbox = builder.build().load_runtime()
     sandbox.add_handler("broken", "function handler( {")
     with pytest.raises(HandlerLoadError, match="SyntaxError"):
         sandbox.get_loaded_sandbox()
@@ -249,17 +248,17 @@ def test_sandboxes_in_threads_run_in_parallel(load: LoadFn) -> None:
     assert elapsed < 1.7, elapsed
 
 
-def test_scripts_from_files_import_only_inside_their_root(tmp_path: Path) -> None:
+def test_scripts_from_files_import_only_inside_their_root(tmp_path: Path, builder: SandboxBuilder) -> None:
     app = tmp_path / "app"
     app.mkdir()
     (tmp_path / "secret.js").write_text("export const secret = 'leaked'")
     (app / "lib.js").write_text("export const double = x => x * 2")
     (app / "ok.js").write_text("import { double } from './lib.js'; export function handler(e) { return double(e) }")
     (app / "escape.js").write_text("import { secret } from '../secret.js'; function handler() { return secret }")
-    sandbox = SandboxBuilder().build().load_runtime()
+    sandbox = builder.build().load_runtime()
     sandbox.add_handler("ok", Script.from_file(app / "ok.js"))
     assert sandbox.get_loaded_sandbox().call_handler("ok", 21) == 42
-    sandbox = SandboxBuilder().build().load_runtime()
+    sandbox = builder.build().load_runtime()
     sandbox.add_handler("escape", Script.from_file(str(app / "escape.js")))
     with pytest.raises(HandlerLoadError, match="no such file in the directory imports may come from"):
         sandbox.get_loaded_sandbox()
@@ -271,10 +270,10 @@ def test_scripts_from_files_import_only_inside_their_root(tmp_path: Path) -> Non
         Script.from_file(tmp_path / "secret.js", root=app)
 
 
-def test_content_scripts_cannot_import_files_without_a_base_dir(tmp_path: Path) -> None:
+def test_content_scripts_cannot_import_files_without_a_base_dir(tmp_path: Path, builder: SandboxBuilder) -> None:
     (tmp_path / "lib.js").write_text("export const v = 7")
     source = "import { v } from './lib.js'; function handler() { return v }"
-    sandbox = SandboxBuilder().build().load_runtime()
+    sandbox = builder.build().load_runtime()
     sandbox.add_handler("h", source)
     with pytest.raises(HandlerLoadError, match="not a registered host module"):
         sandbox.get_loaded_sandbox()
@@ -283,10 +282,10 @@ def test_content_scripts_cannot_import_files_without_a_base_dir(tmp_path: Path) 
     assert sandbox.get_loaded_sandbox().call_handler("h") == 7
 
 
-def test_restore_does_not_reread_changed_files(tmp_path: Path) -> None:
+def test_restore_does_not_reread_changed_files(tmp_path: Path, builder: SandboxBuilder) -> None:
     (tmp_path / "lib.js").write_text("export const v = 'original'")
     (tmp_path / "h.js").write_text("import { v } from './lib.js'; function handler() { return v }")
-    sandbox = SandboxBuilder().build().load_runtime()
+    sandbox = builder.build().load_runtime()
     sandbox.add_handler("h", Script.from_file(tmp_path / "h.js"))
     loaded = sandbox.get_loaded_sandbox()
     snapshot = loaded.snapshot()

@@ -25,8 +25,8 @@ from hyperlight_js import (
 SLEEPER = "import { sleep } from 'host'; function handler(e) { sleep(e.seconds); return 'slept' }"
 
 
-def _with_sleep_host(effects: list[str] | None = None) -> LoadedJSSandbox:
-    proto = SandboxBuilder().with_host_print_fn(None).build()
+def _with_sleep_host(builder: SandboxBuilder, effects: list[str] | None = None) -> LoadedJSSandbox:
+    proto = builder.build()
     proto.register("host", "sleep", lambda seconds: time.sleep(seconds))
     proto.register("host", "effect", lambda: (effects if effects is not None else []).append("ran"))
     sandbox = proto.load_runtime()
@@ -72,8 +72,8 @@ def test_cpu_time_ends_a_tight_loop(load: LoadFn) -> None:
     assert 0.1 <= time.thread_time() - cpu_before < 2
 
 
-def test_cpu_time_does_not_fire_while_a_host_function_sleeps_but_wall_clock_does() -> None:
-    loaded = _with_sleep_host()
+def test_cpu_time_does_not_fire_while_a_host_function_sleeps_but_wall_clock_does(builder: SandboxBuilder) -> None:
+    loaded = _with_sleep_host(builder)
     snapshot = loaded.snapshot()
     assert loaded.handle_event_with_monitor("h", '{"seconds": 0.4}', CpuTimeMonitor(0.05)) == '"slept"'
     assert not loaded.poisoned
@@ -149,8 +149,8 @@ def test_call_handler_limits(load: LoadFn) -> None:
         loaded.call_handler("spin", {}, wall_clock_timeout=1)
 
 
-def test_a_kill_while_the_guest_is_inside_a_host_call() -> None:
-    loaded = _with_sleep_host()
+def test_a_kill_while_the_guest_is_inside_a_host_call(builder: SandboxBuilder) -> None:
+    loaded = _with_sleep_host(builder)
     handle = loaded.interrupt_handle()
     timer = threading.Timer(0.1, handle.kill)
     timer.start()
@@ -185,7 +185,7 @@ def test_many_sandboxes_in_parallel_threads_are_each_monitored(load: LoadFn) -> 
     assert time.monotonic() - started < 5
 
 
-def test_fail_closed_when_a_monitor_cannot_start() -> None:
+def test_fail_closed_when_a_monitor_cannot_start(builder: SandboxBuilder) -> None:
     from hyperlight_js import ExecutionMonitor
 
     class Broken(ExecutionMonitor):
@@ -195,7 +195,7 @@ def test_fail_closed_when_a_monitor_cannot_start() -> None:
             raise RuntimeError("no clock here")
 
     effects: list[str] = []
-    loaded = _with_sleep_host(effects)
+    loaded = _with_sleep_host(builder, effects)
     with pytest.raises(MonitorStartError, match="no clock here") as info:
         loaded.handle_event_with_monitor("effect", "{}", (WallClockMonitor(5), Broken()))
     assert isinstance(info.value.__cause__, RuntimeError)

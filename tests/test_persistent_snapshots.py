@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from conftest import new_builder
 from hyperlight_js import (
     LoadedJSSandbox,
     ProtoJSSandbox,
@@ -51,12 +52,14 @@ def register_kv(proto: ProtoJSSandbox) -> None:
     proto.register("kv", "get", lambda key: STORE.get(key))
 
 
-def builder(heap: int = 8 * 1024 * 1024, scratch: int = 512 * 1024) -> SandboxBuilder:
-    return SandboxBuilder().with_host_print_fn(None).with_guest_heap_size(heap).with_guest_scratch_size(scratch)
+def sized(backend: str, heap: int = 8 * 1024 * 1024, scratch: int = 512 * 1024) -> SandboxBuilder:
+    """A new builder: a snapshot loads only with the sizes it was taken with,
+    so the tests need several, some with other sizes."""
+    return new_builder(backend).with_host_print_fn(None).with_guest_heap_size(heap).with_guest_scratch_size(scratch)
 
 
-def make_counter(b: SandboxBuilder | None = None) -> LoadedJSSandbox:
-    proto = (b or builder()).build()
+def make_counter(b: SandboxBuilder) -> LoadedJSSandbox:
+    proto = b.build()
     register_kv(proto)
     sandbox = proto.load_runtime()
     sandbox.add_handler("count", COUNTER)
@@ -66,7 +69,7 @@ def make_counter(b: SandboxBuilder | None = None) -> LoadedJSSandbox:
 def saved_counter(path: Path, backend: str) -> int:
     """Saves a counter sandbox's snapshot to ``path``; returns the calls it
     had made when the snapshot was taken (in-process: none is possible)."""
-    loaded = make_counter()
+    loaded = make_counter(sized(backend))
     calls = 0
     if backend == "wasm":
         for _ in range(2):
@@ -76,8 +79,8 @@ def saved_counter(path: Path, backend: str) -> int:
     return calls
 
 
-def load_counter(path: Path, b: SandboxBuilder | None = None) -> LoadedJSSandbox:
-    proto = (b or builder()).build()
+def load_counter(path: Path, b: SandboxBuilder) -> LoadedJSSandbox:
+    proto = b.build()
     register_kv(proto)
     return proto.load_snapshot(Snapshot.load(path))
 
@@ -92,13 +95,13 @@ def runs_here(name: str) -> bool:
 def test_round_trip_keeps_the_state(tmp_path: Path, backend: str) -> None:
     path = tmp_path / "counter.snap"
     calls = saved_counter(path, backend)
-    loaded = load_counter(path)
+    loaded = load_counter(path, sized(backend))
     assert loaded.backend == backend
     # wasm: `calls` (a module variable two calls set) came back with the memory.
     assert loaded.call_handler("count", {"key": "b"}) == {"calls": calls + 1, "loadedWith": "L", "value": 2}
     # The loaded sandbox is an ordinary one: it snapshots and restores.
     if backend == "in-process":
-        loaded = load_counter(path)
+        loaded = load_counter(path, sized(backend))
     again = loaded.snapshot()
     loaded.call_handler("count", {"key": "a"})
     loaded.restore(again)
@@ -112,14 +115,14 @@ def test_the_handlers_load_does_not_run_again_on_wasm(tmp_path: Path, backend: s
         seen.append(key)
         return STORE.get(key)
 
-    proto = builder().build()
+    proto = sized(backend).build()
     proto.register("kv", "get", get)
     sandbox = proto.load_runtime()
     sandbox.add_handler("count", COUNTER)
     sandbox.get_loaded_sandbox().snapshot().save(tmp_path / "s.snap")
     assert seen == ["at-load"]
     seen.clear()
-    proto = builder().build()
+    proto = sized(backend).build()
     proto.register("kv", "get", get)
     loaded = proto.load_snapshot(Snapshot.load(tmp_path / "s.snap"))
     # wasm restores the memory image; in-process's snapshot is the load itself.
@@ -128,15 +131,15 @@ def test_the_handlers_load_does_not_run_again_on_wasm(tmp_path: Path, backend: s
 
 
 def test_a_snapshot_object_loads_without_a_file(backend: str) -> None:
-    snapshot = make_counter().snapshot()
+    snapshot = make_counter(sized(backend)).snapshot()
     assert (snapshot.backend, snapshot.from_file) == (backend, False)
-    proto = builder().build()
+    proto = sized(backend).build()
     register_kv(proto)
     assert proto.load_snapshot(snapshot).call_handler("count", {"key": "a"})["calls"] == 1
 
 
 def test_the_snapshot_describes_what_loads_it(tmp_path: Path, backend: str) -> None:
-    make_counter(builder(heap=6 * 1024 * 1024, scratch=300 * 1024)).snapshot().save(tmp_path / "s.snap")
+    make_counter(sized(backend, heap=6 * 1024 * 1024, scratch=300 * 1024)).snapshot().save(tmp_path / "s.snap")
     snapshot = Snapshot.load(tmp_path / "s.snap")
     assert (snapshot.backend, snapshot.heap_size, snapshot.scratch_size) == (backend, 6 * 1024 * 1024, 300 * 1024)
     assert snapshot.from_file
@@ -147,11 +150,11 @@ def test_imported_files_come_back_as_they_were_read(tmp_path: Path, backend: str
     (tmp_path / "main.js").write_text(
         "import { version } from './lib.js';\nfunction handler(e) { return version; }\n"
     )
-    sandbox = builder().build().load_runtime()
+    sandbox = sized(backend).build().load_runtime()
     sandbox.add_handler("v", Script.from_file(tmp_path / "main.js"))
     sandbox.get_loaded_sandbox().snapshot().save(tmp_path / "s.snap")
     (tmp_path / "lib.js").write_text("export const version = 'new';\n")
-    loaded = builder().build().load_snapshot(Snapshot.load(tmp_path / "s.snap"))
+    loaded = sized(backend).build().load_snapshot(Snapshot.load(tmp_path / "s.snap"))
     assert loaded.call_handler("v") == "old"
 
 
@@ -186,14 +189,14 @@ def test_other_host_functions_are_refused(tmp_path: Path, backend: str) -> None:
     path = tmp_path / "s.snap"
     saved_counter(path, backend)
     snapshot = Snapshot.load(path)
-    none = builder().build()
+    none = sized(backend).build()
     with pytest.raises(SnapshotError, match=r"kv\.get"):
         none.load_snapshot(snapshot)
-    renamed = builder().build()
+    renamed = sized(backend).build()
     renamed.register("kv", "fetch", lambda key: key)
     with pytest.raises(SnapshotError, match=r"kv\.fetch"):
         renamed.load_snapshot(snapshot)
-    extra = builder().build()
+    extra = sized(backend).build()
     register_kv(extra)
     extra.register("kv", "put", lambda key, value: None)
     with pytest.raises(SnapshotError):
@@ -208,9 +211,9 @@ def test_other_sizes_are_refused(tmp_path: Path, backend: str) -> None:
     path = tmp_path / "s.snap"
     saved_counter(path, backend)
     with pytest.raises(SnapshotError, match="heap"):
-        load_counter(path, builder(heap=16 * 1024 * 1024))
+        load_counter(path, sized(backend, heap=16 * 1024 * 1024))
     with pytest.raises(SnapshotError, match="scratch"):
-        load_counter(path, builder(scratch=256 * 1024))
+        load_counter(path, sized(backend, scratch=256 * 1024))
 
 
 def test_another_backend_is_refused(tmp_path: Path, backend: str) -> None:
@@ -220,14 +223,14 @@ def test_another_backend_is_refused(tmp_path: Path, backend: str) -> None:
     path = tmp_path / "s.snap"
     saved_counter(path, backend)
     with pytest.raises(SnapshotError, match=f"{backend} backend"):
-        load_counter(path, builder().with_backend(other))  # type: ignore[arg-type]
+        load_counter(path, sized(other))
 
 
 def test_a_file_snapshot_is_not_restored_into_a_sandbox(tmp_path: Path, backend: str) -> None:
     path = tmp_path / "s.snap"
     saved_counter(path, backend)
     with pytest.raises(SnapshotError, match="load_snapshot"):
-        make_counter().restore(Snapshot.load(path))
+        make_counter(sized(backend)).restore(Snapshot.load(path))
 
 
 def fields(data: bytes) -> dict[str, tuple[int, int]]:
@@ -315,7 +318,7 @@ def test_save_replaces_a_file_whole(tmp_path: Path, backend: str) -> None:
     assert Snapshot.load(path).backend == backend
     assert os.listdir(tmp_path) == ["s.snap"]
     with pytest.raises(SnapshotError, match="cannot save"):
-        make_counter().snapshot().save(tmp_path / "no-such-dir" / "s.snap")
+        make_counter(sized(backend)).snapshot().save(tmp_path / "no-such-dir" / "s.snap")
 
 
 # -- pools start from a file -------------------------------------------------------------------

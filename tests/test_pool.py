@@ -27,9 +27,9 @@ ECHO = "function handler(e) { return e }"
 SLOW = "function handler(e) { const end = Date.now() + e.ms; while (Date.now() < end) {} return e.n }"
 
 
-def make_factory(**extra: str) -> Callable[[], LoadedJSSandbox]:
+def make_factory(builder: SandboxBuilder, **extra: str) -> Callable[[], LoadedJSSandbox]:
     def factory() -> LoadedJSSandbox:
-        sandbox = SandboxBuilder().with_host_print_fn(None).build()
+        sandbox = builder.build()
         sandbox.register("host", "double", lambda x: 2 * x)
         js = sandbox.load_runtime()
         js.add_handler("echo", ECHO)
@@ -51,8 +51,8 @@ def wait_until(condition: Callable[[], bool], what: str, limit: float = 10) -> N
         time.sleep(0.005)
 
 
-def test_call_returns_results_and_makes_the_warm_sandboxes_up_front() -> None:
-    with SandboxPool(make_factory(), size=2) as pool:
+def test_call_returns_results_and_makes_the_warm_sandboxes_up_front(builder: SandboxBuilder) -> None:
+    with SandboxPool(make_factory(builder), size=2) as pool:
         assert pool.stats()["created"] == 2
         assert pool.stats()["idle"] == 2
         assert pool.call("echo", {"a": [1, 2]}) == {"a": [1, 2]}
@@ -62,9 +62,9 @@ def test_call_returns_results_and_makes_the_warm_sandboxes_up_front() -> None:
         assert stats["calls"] == 2 and stats["created"] == 2
 
 
-def test_many_threads_share_a_small_pool() -> None:
+def test_many_threads_share_a_small_pool(builder: SandboxBuilder) -> None:
     results: dict[int, object] = {}
-    with SandboxPool(make_factory(), size=2, max_size=3) as pool:
+    with SandboxPool(make_factory(builder), size=2, max_size=3) as pool:
 
         def worker(k: int) -> None:
             for i in range(10):
@@ -81,8 +81,8 @@ def test_many_threads_share_a_small_pool() -> None:
         assert 2 <= stats["created"] <= 3
 
 
-def test_a_tenant_never_sees_another_tenants_state() -> None:
-    with SandboxPool(make_factory(), size=1) as pool:
+def test_a_tenant_never_sees_another_tenants_state(builder: SandboxBuilder) -> None:
+    with SandboxPool(make_factory(builder), size=1) as pool:
         assert pool.call("remember", {"who": "alice"}, tenant="alice") is None
         # Same tenant, reset="on-poison": the sandbox was not restored.
         assert pool.call("remember", {"who": "alice"}, tenant="alice") == "alice"
@@ -92,23 +92,23 @@ def test_a_tenant_never_sees_another_tenants_state() -> None:
         assert pool.stats()["restores"] == 3
 
 
-def test_reset_always_restores_after_every_call() -> None:
-    with SandboxPool(make_factory(), size=1, reset="always") as pool:
+def test_reset_always_restores_after_every_call(builder: SandboxBuilder) -> None:
+    with SandboxPool(make_factory(builder), size=1, reset="always") as pool:
         for _ in range(3):
             assert pool.call("remember", {"who": "alice"}, tenant="alice") is None
         assert pool.stats()["restores"] == 3
 
 
-def test_idle_sandboxes_stay_with_their_tenant() -> None:
-    with SandboxPool(make_factory(), size=2) as pool:
+def test_idle_sandboxes_stay_with_their_tenant(builder: SandboxBuilder) -> None:
+    with SandboxPool(make_factory(builder), size=2) as pool:
         for _ in range(5):
             for tenant in ("alice", "bob"):
                 pool.call("remember", {"who": tenant}, tenant=tenant)
         assert pool.stats()["restores"] == 0
 
 
-def test_the_sandbox_block_checks_out_and_returns() -> None:
-    with SandboxPool(make_factory(), size=1) as pool:
+def test_the_sandbox_block_checks_out_and_returns(builder: SandboxBuilder) -> None:
+    with SandboxPool(make_factory(builder), size=1) as pool:
         with pool.sandbox(tenant="t") as loaded:
             assert isinstance(loaded, LoadedJSSandbox)
             assert pool.stats()["busy"] == 1
@@ -116,8 +116,8 @@ def test_the_sandbox_block_checks_out_and_returns() -> None:
         assert pool.stats()["idle"] == 1
 
 
-def test_a_killed_call_is_reported_and_its_sandbox_healed() -> None:
-    with SandboxPool(make_factory(), size=1) as pool:
+def test_a_killed_call_is_reported_and_its_sandbox_healed(builder: SandboxBuilder) -> None:
+    with SandboxPool(make_factory(builder), size=1) as pool:
         with pytest.raises(ExecutionCancelled) as info:
             pool.call("spin", {}, wall_clock_timeout=0.05)
         assert info.value.monitor == "wall-clock"
@@ -129,15 +129,15 @@ def test_a_killed_call_is_reported_and_its_sandbox_healed() -> None:
         assert pool.call("echo", "ok") == "ok"
 
 
-def test_guest_errors_pass_through_and_do_not_restore() -> None:
-    with SandboxPool(make_factory(boom="function handler(e) { throw new TypeError('no') }"), size=1) as pool:
+def test_guest_errors_pass_through_and_do_not_restore(builder: SandboxBuilder) -> None:
+    with SandboxPool(make_factory(builder, boom="function handler(e) { throw new TypeError('no') }"), size=1) as pool:
         with pytest.raises(GuestError, match="TypeError: no"):
             pool.call("boom", {})
         assert pool.stats()["restores"] == 0
 
 
-def test_checkout_timeout_raises_pool_exhausted() -> None:
-    with SandboxPool(make_factory(), size=1, checkout_timeout=0.1) as pool:
+def test_checkout_timeout_raises_pool_exhausted(builder: SandboxBuilder) -> None:
+    with SandboxPool(make_factory(builder), size=1, checkout_timeout=0.1) as pool:
         with pool.sandbox():
             started = time.monotonic()
             with pytest.raises(PoolExhaustedError) as info:
@@ -150,8 +150,8 @@ def test_checkout_timeout_raises_pool_exhausted() -> None:
         assert pool.call("echo", 1) == 1
 
 
-def test_growth_stops_at_max_size() -> None:
-    with SandboxPool(make_factory(), size=1, max_size=2, checkout_timeout=0.05) as pool:
+def test_growth_stops_at_max_size(builder: SandboxBuilder) -> None:
+    with SandboxPool(make_factory(builder), size=1, max_size=2, checkout_timeout=0.05) as pool:
         with pool.sandbox(), pool.sandbox():
             assert pool.stats()["created"] == 2
             with pytest.raises(PoolExhaustedError):
@@ -160,9 +160,9 @@ def test_growth_stops_at_max_size() -> None:
         assert pool.stats()["idle"] == 2
 
 
-def test_waiters_are_served_first_come_first_served() -> None:
+def test_waiters_are_served_first_come_first_served(builder: SandboxBuilder) -> None:
     order: list[int] = []
-    with SandboxPool(make_factory(), size=1) as pool:
+    with SandboxPool(make_factory(builder), size=1) as pool:
         threads = []
         with pool.sandbox():
             for k in range(4):
@@ -185,9 +185,9 @@ class FailingRestore(LoadedJSSandbox):
         raise SnapshotError("simulated restore failure")
 
 
-def test_a_sandbox_whose_restore_fails_is_replaced() -> None:
+def test_a_sandbox_whose_restore_fails_is_replaced(builder: SandboxBuilder) -> None:
     made: list[LoadedJSSandbox] = []
-    base = make_factory()
+    base = make_factory(builder)
 
     def factory() -> LoadedJSSandbox:
         loaded = base()
@@ -206,9 +206,9 @@ def test_a_sandbox_whose_restore_fails_is_replaced() -> None:
             assert loaded.call_handler("echo", 3) == 3
 
 
-def test_when_the_replacement_fails_too_the_pool_regrows_on_demand() -> None:
+def test_when_the_replacement_fails_too_the_pool_regrows_on_demand(builder: SandboxBuilder) -> None:
     fail = {"factory": False}
-    base = make_factory()
+    base = make_factory(builder)
 
     def factory() -> LoadedJSSandbox:
         if fail["factory"]:
@@ -227,19 +227,19 @@ def test_when_the_replacement_fails_too_the_pool_regrows_on_demand() -> None:
         assert pool.stats()["size"] == 1
 
 
-def test_a_factory_must_return_a_loaded_sandbox() -> None:
+def test_a_factory_must_return_a_loaded_sandbox(builder: SandboxBuilder) -> None:
     with pytest.raises(TypeError, match="LoadedJSSandbox"):
         SandboxPool(lambda: "nope", size=1)  # type: ignore[arg-type, return-value]
     with pytest.raises(ValueError, match="reset"):
-        SandboxPool(make_factory(), size=1, reset="never")  # type: ignore[arg-type]
+        SandboxPool(make_factory(builder), size=1, reset="never")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_size"):
-        SandboxPool(make_factory(), size=2, max_size=1)
+        SandboxPool(make_factory(builder), size=2, max_size=1)
     with pytest.raises(ValueError, match="checkout_timeout"):
-        SandboxPool(make_factory(), size=0, checkout_timeout=-1)
+        SandboxPool(make_factory(builder), size=0, checkout_timeout=-1)
 
 
-def test_close_fails_waiters_and_refuses_new_calls() -> None:
-    pool = SandboxPool(make_factory(), size=1)
+def test_close_fails_waiters_and_refuses_new_calls(builder: SandboxBuilder) -> None:
+    pool = SandboxPool(make_factory(builder), size=1)
     failures: list[BaseException] = []
 
     def wait() -> None:
@@ -260,7 +260,7 @@ def test_close_fails_waiters_and_refuses_new_calls() -> None:
         pool.call("echo", 1)
 
 
-def test_call_async_waits_without_blocking_the_loop() -> None:
+def test_call_async_waits_without_blocking_the_loop(builder: SandboxBuilder) -> None:
     async def main(pool: SandboxPool) -> tuple[list[object], int]:
         ticks = 0
 
@@ -277,7 +277,7 @@ def test_call_async_waits_without_blocking_the_loop() -> None:
         task.cancel()
         return list(results), ticks
 
-    with SandboxPool(make_factory(), size=1) as pool:
+    with SandboxPool(make_factory(builder), size=1) as pool:
         results, ticks = asyncio.run(main(pool))
         assert results == list(range(8))
         # 8 x 50 ms one at a time: the loop ticked while seven tasks waited.
@@ -285,7 +285,7 @@ def test_call_async_waits_without_blocking_the_loop() -> None:
         assert pool.stats()["calls"] == 8
 
 
-def test_call_async_checkout_timeout_and_tenants() -> None:
+def test_call_async_checkout_timeout_and_tenants(builder: SandboxBuilder) -> None:
     async def main(pool: SandboxPool) -> None:
         assert await pool.call_async("remember", {"who": "a"}, tenant="a") is None
         assert await pool.call_async("remember", {"who": "b"}, tenant="b") is None
@@ -293,12 +293,12 @@ def test_call_async_checkout_timeout_and_tenants() -> None:
             with pytest.raises(PoolExhaustedError):
                 await pool.call_async("echo", 1, checkout_timeout=0.05)
 
-    with SandboxPool(make_factory(), size=1) as pool:
+    with SandboxPool(make_factory(builder), size=1) as pool:
         asyncio.run(main(pool))
         assert pool.stats()["waiting"] == 0 and pool.stats()["idle"] == 1
 
 
-def test_cancelling_call_async_ends_the_handler_and_returns_the_sandbox_clean() -> None:
+def test_cancelling_call_async_ends_the_handler_and_returns_the_sandbox_clean(builder: SandboxBuilder) -> None:
     async def main(pool: SandboxPool) -> None:
         running = asyncio.create_task(pool.call_async("spin", {}))
         waiting = asyncio.create_task(pool.call_async("echo", 1))
@@ -310,7 +310,7 @@ def test_cancelling_call_async_ends_the_handler_and_returns_the_sandbox_clean() 
             with pytest.raises(asyncio.CancelledError):
                 await task
 
-    with SandboxPool(make_factory(), size=1) as pool:
+    with SandboxPool(make_factory(builder), size=1) as pool:
         asyncio.run(main(pool))
         wait_until(lambda: pool.stats()["idle"] == 1, "the sandbox came back")
         stats = pool.stats()
@@ -318,14 +318,14 @@ def test_cancelling_call_async_ends_the_handler_and_returns_the_sandbox_clean() 
         assert pool.call("echo", 2) == 2
 
 
-def test_pool_stats_are_prometheus_metrics() -> None:
+def test_pool_stats_are_prometheus_metrics(builder: SandboxBuilder) -> None:
     from prometheus_client import CollectorRegistry
 
     from hyperlight_js import metrics
 
     registry = CollectorRegistry()
     metrics.register_pool_collector(registry)
-    with SandboxPool(make_factory(), size=2, name="tenant-pool") as pool:
+    with SandboxPool(make_factory(builder), size=2, name="tenant-pool") as pool:
         pool.call("echo", 1)
         with pytest.raises(ExecutionCancelled):
             pool.call("spin", {}, wall_clock_timeout=0.05)
@@ -337,7 +337,7 @@ def test_pool_stats_are_prometheus_metrics() -> None:
         assert registry.get_sample_value("sandbox_pool_calls_total", labels) == 2
 
 
-def test_no_sandbox_is_lost_under_mixed_timeouts_and_cancellations() -> None:
+def test_no_sandbox_is_lost_under_mixed_timeouts_and_cancellations(builder: SandboxBuilder) -> None:
     """Threads that give up after tiny checkout timeouts and asyncio tasks
     cancelled while they wait race the hand-offs; afterwards every sandbox
     is back and nobody is left waiting."""
@@ -362,7 +362,7 @@ def test_no_sandbox_is_lost_under_mixed_timeouts_and_cancellations() -> None:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    with SandboxPool(make_factory(), size=2, max_size=3) as pool:
+    with SandboxPool(make_factory(builder), size=2, max_size=3) as pool:
         threads = [threading.Thread(target=thread_caller, args=(pool, seed)) for seed in range(6)]
         for thread in threads:
             thread.start()

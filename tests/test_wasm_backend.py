@@ -59,9 +59,8 @@ def test_snapshots_of_different_moments_restore_in_any_order(load: LoadFn) -> No
         assert loaded.call_handler("h", {})["calls"] == calls
 
 
-def test_restore_undoes_memory_growth_and_leaks_nothing_across_cycles(load: LoadFn) -> None:
-    builder = SandboxBuilder().with_host_print_fn(None).with_guest_heap_size(32 * MiB)
-    loaded = load(builder, h="let keep = []; function handler(e) { for (let i = 0; i < e.n; i++) keep.push('x'.repeat(1024) + i); return keep.length }")
+def test_restore_undoes_memory_growth_and_leaks_nothing_across_cycles(load: LoadFn, builder: SandboxBuilder) -> None:
+    loaded = load(builder.with_guest_heap_size(32 * MiB), h="let keep = []; function handler(e) { for (let i = 0; i < e.n; i++) keep.push('x'.repeat(1024) + i); return keep.length }")
     snapshot = loaded.snapshot()
     # Each cycle grows the heap by ~20 MiB of a 32 MiB limit: without an
     # exact restore of the allocator's state the second would run out.
@@ -153,9 +152,8 @@ def test_a_kill_lands_within_a_millisecond_even_in_native_code(load: LoadFn) -> 
     assert returned - landed[0] < 0.05
 
 
-def test_the_heap_is_a_hard_limit_on_linear_memory(load: LoadFn) -> None:
-    builder = SandboxBuilder().with_host_print_fn(None).with_guest_heap_size(16 * MiB)
-    loaded = load(builder, h="function handler(e) { return new Uint8Array(e.bytes).length }")
+def test_the_heap_is_a_hard_limit_on_linear_memory(load: LoadFn, builder: SandboxBuilder) -> None:
+    loaded = load(builder.with_guest_heap_size(16 * MiB), h="function handler(e) { return new Uint8Array(e.bytes).length }")
     snapshot = loaded.snapshot()
     assert loaded.call_handler("h", {"bytes": 8 * MiB}) == 8 * MiB
     for too_big in (24 * MiB, 2**31 - 1):  # QuickJS's largest buffer is 2 GiB - 1
@@ -166,9 +164,8 @@ def test_the_heap_is_a_hard_limit_on_linear_memory(load: LoadFn) -> None:
     assert loaded.call_handler("h", {"bytes": 8 * MiB}) == 8 * MiB
 
 
-def test_huge_heap_sizes_are_capped_at_what_wasm32_addresses(load: LoadFn) -> None:
-    builder = SandboxBuilder().with_host_print_fn(None).with_guest_heap_size(2**40)
-    loaded = load(builder, h="function handler(e) { const a = []; for (let i = 0; i < e.n; i++) a.push(new Uint8Array(e.bytes)); return a.length }")
+def test_huge_heap_sizes_are_capped_at_what_wasm32_addresses(load: LoadFn, builder: SandboxBuilder) -> None:
+    loaded = load(builder.with_guest_heap_size(2**40), h="function handler(e) { const a = []; for (let i = 0; i < e.n; i++) a.push(new Uint8Array(e.bytes)); return a.length }")
     assert loaded.call_handler("h", {"n": 2, "bytes": 64 * MiB}) == 2
 
 

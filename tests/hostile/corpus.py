@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from conftest import new_builder
 from hyperlight_js import (
     ExecutionCancelled,
     LoadedJSSandbox,
-    SandboxBuilder,
     GuestError,
     GuestOutOfMemoryError,
     HyperlightError,
@@ -129,10 +129,10 @@ assert all(issubclass(e, HyperlightError) for c in CASES for e in (c.expect or (
 assert len({c.name for c in CASES}) == len(CASES)
 
 
-def load_case(case: Case) -> LoadedJSSandbox:
-    """A sandbox with the case's heap and host functions, the case as handler
-    "case" and the sanity check as handler "sanity"."""
-    builder = SandboxBuilder().with_host_print_fn(None)
+def load_case(case: Case, backend: str) -> LoadedJSSandbox:
+    """A sandbox on ``backend`` with the case's heap and host functions, the
+    case as handler "case" and the sanity check as handler "sanity"."""
+    builder = new_builder(backend).with_host_print_fn(None)
     if case.heap is not None:
         builder = builder.with_guest_heap_size(case.heap)
     proto = builder.build()

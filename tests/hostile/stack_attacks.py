@@ -59,7 +59,8 @@ function handler(e) {
 
 
 def _builder(backend: str) -> SandboxBuilder:
-    return SandboxBuilder().with_backend(backend).with_host_print_fn(None)  # type: ignore[arg-type]
+    name: Any = backend  # a name from the command line; with_backend's parameter may be a Literal of the names
+    return SandboxBuilder().with_backend(name).with_host_print_fn(None)
 
 
 def _loaded(backend: str, source: str, host: dict[str, Callable[..., Any]] | None = None) -> LoadedJSSandbox:

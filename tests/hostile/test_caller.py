@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from conftest import LoadFn
 from hyperlight_js import (
     CpuTimeMonitor,
     ExecutionCancelled,
     InvalidEventError,
-    LoadedJSSandbox,
     SandboxBuilder,
     SandboxBusyError,
     SandboxConsumedError,
@@ -25,15 +25,8 @@ from hyperlight_js import (
 WORK = "function handler(e) { let x = 0; for (let i = 0; i < e.n; i++) x += i; return x }"
 
 
-def _loaded(**handlers: str) -> LoadedJSSandbox:
-    sandbox = SandboxBuilder().with_host_print_fn(None).build().load_runtime()
-    for name, source in handlers.items():
-        sandbox.add_handler(name, source)
-    return sandbox.get_loaded_sandbox()
-
-
-def test_kills_before_and_after_a_call_do_nothing() -> None:
-    loaded = _loaded(work=WORK)
+def test_kills_before_and_after_a_call_do_nothing(load: LoadFn) -> None:
+    loaded = load(work=WORK)
     handle = loaded.interrupt_handle()
     assert handle.kill() is False
     assert loaded.call_handler("work", {"n": 1000}) == sum(range(1000))
@@ -42,8 +35,8 @@ def test_kills_before_and_after_a_call_do_nothing() -> None:
     assert not loaded.poisoned
 
 
-def test_a_kill_storm_from_eight_threads() -> None:
-    loaded = _loaded(work=WORK)
+def test_a_kill_storm_from_eight_threads(load: LoadFn) -> None:
+    loaded = load(work=WORK)
     snapshot = loaded.snapshot()
     handle = loaded.interrupt_handle()
     stop = threading.Event()
@@ -78,8 +71,8 @@ def test_a_kill_storm_from_eight_threads() -> None:
     assert loaded.call_handler("work", {"n": 3}) == 3
 
 
-def test_concurrent_calls_from_many_threads_never_overlap() -> None:
-    loaded = _loaded(work=WORK)
+def test_concurrent_calls_from_many_threads_never_overlap(load: LoadFn) -> None:
+    loaded = load(work=WORK)
     results: dict[str, int] = {"ok": 0, "busy": 0}
     lock = threading.Lock()
 
@@ -102,8 +95,8 @@ def test_concurrent_calls_from_many_threads_never_overlap() -> None:
     assert results["ok"] >= 50 and not loaded.poisoned
 
 
-def test_restore_while_a_call_runs_is_refused() -> None:
-    loaded = _loaded(spin="function handler() { while (true) {} }")
+def test_restore_while_a_call_runs_is_refused(load: LoadFn) -> None:
+    loaded = load(spin="function handler() { while (true) {} }")
     snapshot = loaded.snapshot()
     handle = loaded.interrupt_handle()
     thread = threading.Thread(target=lambda: pytest.raises(ExecutionCancelled, loaded.handle_event, "spin", "{}"))
@@ -117,9 +110,9 @@ def test_restore_while_a_call_runs_is_refused() -> None:
     loaded.restore(snapshot)
 
 
-def test_top_level_code_that_never_ends() -> None:
+def test_top_level_code_that_never_ends(builder: SandboxBuilder) -> None:
     source = "while (true) {} function handler() { return 1 }"
-    sandbox = SandboxBuilder().build().load_runtime()
+    sandbox = builder.build().load_runtime()
     sandbox.add_handler("h", source)
     with pytest.raises(ExecutionCancelled) as info:
         sandbox.get_loaded_sandbox(monitor=(WallClockMonitor(2), CpuTimeMonitor(0.1)))
@@ -133,8 +126,8 @@ def test_top_level_code_that_never_ends() -> None:
     assert sandbox.get_loaded_sandbox(monitor=WallClockMonitor(1)).call_handler("h") == "loaded"
 
 
-def test_every_method_refuses_after_unload() -> None:
-    loaded = _loaded(work=WORK)
+def test_every_method_refuses_after_unload(load: LoadFn) -> None:
+    loaded = load(work=WORK)
     snapshot = loaded.snapshot()
     again = loaded.unload()
     calls: list[Any] = [
@@ -155,8 +148,8 @@ def test_every_method_refuses_after_unload() -> None:
     assert reloaded.call_handler("work", {"n": 4}) == 6
 
 
-def test_a_100_mb_event() -> None:
-    loaded = _loaded(h="function handler(e) { return e.length }")
+def test_a_100_mb_event(load: LoadFn) -> None:
+    loaded = load(h="function handler(e) { return e.length }")
     event = json.dumps(["x" * 1000] * 100_000)
     assert len(event) > 100_000_000
     with pytest.raises(InvalidEventError, match="does not fit in the guest heap"):
@@ -165,8 +158,8 @@ def test_a_100_mb_event() -> None:
     assert loaded.handle_event("h", "[1]") == "1"
 
 
-def test_events_of_the_wrong_type() -> None:
-    loaded = _loaded(h="function handler(e) { return e }")
+def test_events_of_the_wrong_type(load: LoadFn) -> None:
+    loaded = load(h="function handler(e) { return e }")
     with pytest.raises(TypeError):
         loaded.handle_event("h", b"{}")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
@@ -175,11 +168,11 @@ def test_events_of_the_wrong_type() -> None:
 
 
 @pytest.mark.parametrize("raised", [KeyboardInterrupt, SystemExit])
-def test_a_host_function_that_wants_out_cannot_be_swallowed(raised: type[BaseException]) -> None:
+def test_a_host_function_that_wants_out_cannot_be_swallowed(raised: type[BaseException], builder: SandboxBuilder) -> None:
     def leave() -> None:
         raise raised()
 
-    proto = SandboxBuilder().with_host_print_fn(None).build()
+    proto = builder.build()
     proto.register("host", "leave", leave)
     sandbox = proto.load_runtime()
     sandbox.add_handler("h", "import { leave } from 'host'; function handler() { for (;;) { try { leave() } catch (e) {} } }")
@@ -193,8 +186,8 @@ def test_a_host_function_that_wants_out_cannot_be_swallowed(raised: type[BaseExc
     assert loaded.call_handler("ok") == "ok"
 
 
-def test_an_ordinary_host_exception_stays_catchable() -> None:
-    proto = SandboxBuilder().with_host_print_fn(None).build()
+def test_an_ordinary_host_exception_stays_catchable(builder: SandboxBuilder) -> None:
+    proto = builder.build()
     proto.register("host", "fail", lambda: 1 / 0)
     sandbox = proto.load_runtime()
     sandbox.add_handler("h", "import { fail } from 'host'; function handler() { try { fail() } catch (e) { return e.message } }")

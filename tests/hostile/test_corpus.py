@@ -17,7 +17,7 @@ def test_the_corpus_is_big_enough() -> None:
 def test_hostile_handler(case: Case, backend: str) -> None:
     if backend in case.differs_on:
         pytest.skip(f"{backend} backend differs here: {case.differs_on[backend]}")
-    loaded = load_case(case)
+    loaded = load_case(case, backend)
     snapshot = loaded.snapshot()
     wall, cpu = case.limits
     started = time.monotonic()

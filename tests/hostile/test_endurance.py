@@ -27,8 +27,8 @@ def _rss_mib() -> float:
     return float(psutil.Process().memory_info().rss) / 2**20
 
 
-def test_kill_restore_cycles_keep_memory_bounded() -> None:
-    sandbox = SandboxBuilder().with_host_print_fn(None).build().load_runtime()
+def test_kill_restore_cycles_keep_memory_bounded(builder: SandboxBuilder) -> None:
+    sandbox = builder.build().load_runtime()
     sandbox.add_handler("spin", "let junk = []; function handler() { for (;;) junk.push({}) }")
     loaded = sandbox.get_loaded_sandbox()
     snapshot = loaded.snapshot()
@@ -54,8 +54,8 @@ def test_kill_restore_cycles_keep_memory_bounded() -> None:
     assert growth < 32, f"RSS grew by {growth:.1f} MiB over {CYCLES} kill/restore cycles"
 
 
-def _load(case: Case) -> tuple[LoadedJSSandbox, Snapshot]:
-    loaded = load_case(case)
+def _load(case: Case, backend: str) -> tuple[LoadedJSSandbox, Snapshot]:
+    loaded = load_case(case, backend)
     return loaded, loaded.snapshot()
 
 
@@ -71,7 +71,7 @@ def test_eight_threads_of_random_hostile_load(backend: str) -> None:
         tally = tallies[index]
         while time.monotonic() < deadline:
             case = rng.choice(cases)
-            loaded, snapshot = sandboxes.get(case.name) or sandboxes.setdefault(case.name, _load(case))
+            loaded, snapshot = sandboxes.get(case.name) or sandboxes.setdefault(case.name, _load(case, backend))
             tally["started"] += 1
             try:
                 wall, cpu = case.limits

@@ -24,7 +24,7 @@ def _rss() -> int:
     return psutil.Process().memory_info().rss
 
 
-def _loaded(source: str, raised: list[Refused], rss: list[int] | None = None) -> LoadedJSSandbox:
+def _loaded(builder: SandboxBuilder, source: str, raised: list[Refused], rss: list[int] | None = None) -> LoadedJSSandbox:
     def refuse(n: int) -> None:
         # A local the traceback keeps alive, as real host code has.
         context = bytearray(1024)
@@ -33,7 +33,7 @@ def _loaded(source: str, raised: list[Refused], rss: list[int] | None = None) ->
             raised.append(error)
         raise error
 
-    proto = SandboxBuilder().with_guest_heap_size(16 * MiB).with_host_print_fn(None).build()
+    proto = builder.with_guest_heap_size(16 * MiB).build()
     proto.register("host", "refuse", refuse)
     proto.register("host", "rss", lambda: (rss if rss is not None else []).append(_rss()))
     sandbox = proto.load_runtime()
@@ -41,7 +41,7 @@ def _loaded(source: str, raised: list[Refused], rss: list[int] | None = None) ->
     return sandbox.get_loaded_sandbox()
 
 
-def test_caught_host_exceptions_do_not_pile_up_in_host_memory() -> None:
+def test_caught_host_exceptions_do_not_pile_up_in_host_memory(builder: SandboxBuilder) -> None:
     source = """
         import { refuse, rss } from 'host';
         function handler(e) {
@@ -54,7 +54,7 @@ def test_caught_host_exceptions_do_not_pile_up_in_host_memory() -> None:
     # Measured inside the call (by the guest's last host call): whatever is
     # kept is released when the call ends.
     rss: list[int] = []
-    loaded = _loaded(source, [], rss)
+    loaded = _loaded(builder, source, [], rss)
     loaded.call_handler("h", {"n": 1000})  # warm up: allocator pools, code paths
     gc.collect()
     before = _rss()
@@ -63,7 +63,7 @@ def test_caught_host_exceptions_do_not_pile_up_in_host_memory() -> None:
     assert grown < 50 * MiB, f"host RSS grew by {grown / MiB:.0f} MiB for {CAUGHT} caught host exceptions"
 
 
-def test_the_escaping_host_exception_is_the_cause_after_others_were_caught() -> None:
+def test_the_escaping_host_exception_is_the_cause_after_others_were_caught(builder: SandboxBuilder) -> None:
     raised: list[Refused] = []
     source = """
         import { refuse } from 'host';
@@ -72,13 +72,13 @@ def test_the_escaping_host_exception_is_the_cause_after_others_were_caught() -> 
             refuse(-1);
         }
     """
-    loaded = _loaded(source, raised)
+    loaded = _loaded(builder, source, raised)
     with pytest.raises(GuestError, match="refused -1") as failed:
         loaded.call_handler("h")
     assert failed.value.__cause__ is raised[-1]
 
 
-def test_a_caught_exception_rethrown_after_a_later_host_failure_has_no_cause() -> None:
+def test_a_caught_exception_rethrown_after_a_later_host_failure_has_no_cause(builder: SandboxBuilder) -> None:
     # Only the latest host failure is kept. The guest caught the first, the
     # second replaced it, and the first is rethrown: it escapes with its
     # message, without its Python exception as __cause__.
@@ -92,7 +92,7 @@ def test_a_caught_exception_rethrown_after_a_later_host_failure_has_no_cause() -
             throw first;
         }
     """
-    loaded = _loaded(source, raised)
+    loaded = _loaded(builder, source, raised)
     with pytest.raises(GuestError, match="refused -1") as failed:
         loaded.call_handler("h")
     assert failed.value.__cause__ is None

@@ -21,8 +21,8 @@ MiB = 1024 * 1024
 fifos_exist = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="this platform has no FIFOs")
 
 
-def _load_error(script: Script, heap: int = 16 * MiB) -> str:
-    sandbox = SandboxBuilder().with_guest_heap_size(heap).with_host_print_fn(None).build().load_runtime()
+def _load_error(builder: SandboxBuilder, script: Script, heap: int = 16 * MiB) -> str:
+    sandbox = builder.with_guest_heap_size(heap).build().load_runtime()
     sandbox.add_handler("h", script)
     with pytest.raises(HandlerLoadError) as failed:
         # Bounded by a monitor: on engines where a blocked read could be
@@ -61,18 +61,18 @@ def fifo(tmp_path: Path) -> Iterator[Path]:
 
 
 @fifos_exist
-def test_a_fifo_inside_the_root_is_refused_not_read(tmp_path: Path, fifo: Path) -> None:
+def test_a_fifo_inside_the_root_is_refused_not_read(tmp_path: Path, fifo: Path, builder: SandboxBuilder) -> None:
     (tmp_path / "main.js").write_text("import './pipe'; function handler() { return 1 }")
-    message = _load_error(Script.from_file(tmp_path / "main.js"))
+    message = _load_error(builder, Script.from_file(tmp_path / "main.js"))
     assert "not a regular file" in message
     assert str(tmp_path) not in message
 
 
 @fifos_exist
-def test_a_symlink_to_a_fifo_inside_the_root_is_refused(tmp_path: Path, fifo: Path) -> None:
+def test_a_symlink_to_a_fifo_inside_the_root_is_refused(tmp_path: Path, fifo: Path, builder: SandboxBuilder) -> None:
     (tmp_path / "plugin.js").symlink_to(fifo)
     source = "import './plugin.js'; function handler() { return 1 }"
-    assert "not a regular file" in _load_error(Script.from_content(source, base_dir=tmp_path))
+    assert "not a regular file" in _load_error(builder, Script.from_content(source, base_dir=tmp_path))
 
 
 @fifos_exist
@@ -81,34 +81,34 @@ def test_a_fifo_given_as_the_handler_script_is_refused(fifo: Path) -> None:
         Script.from_file(fifo)
 
 
-def test_a_directory_named_like_a_module_is_refused(tmp_path: Path) -> None:
+def test_a_directory_named_like_a_module_is_refused(tmp_path: Path, builder: SandboxBuilder) -> None:
     (tmp_path / "lib.js").mkdir()
     source = "import './lib.js'; function handler() { return 1 }"
-    assert "not a regular file" in _load_error(Script.from_content(source, base_dir=tmp_path))
+    assert "not a regular file" in _load_error(builder, Script.from_content(source, base_dir=tmp_path))
 
 
 def _rss() -> int:
     return psutil.Process().memory_info().rss
 
 
-def test_a_huge_sparse_import_is_refused_without_reading_it(tmp_path: Path) -> None:
+def test_a_huge_sparse_import_is_refused_without_reading_it(tmp_path: Path, builder: SandboxBuilder) -> None:
     with open(tmp_path / "big.js", "wb") as f:
         f.truncate(512 * MiB)  # sparse: costs no disk, would cost 512 MiB to read
     source = "import './big.js'; function handler() { return 1 }"
     before = _rss()
-    message = _load_error(Script.from_content(source, base_dir=tmp_path), heap=16 * MiB)
+    message = _load_error(builder, Script.from_content(source, base_dir=tmp_path), heap=16 * MiB)
     grown = _rss() - before
     assert f"limit of {16 * MiB} bytes" in message
     assert grown < 64 * MiB, f"host RSS grew by {grown / MiB:.0f} MiB"
 
 
-def test_imports_together_may_not_exceed_the_guest_heap(tmp_path: Path) -> None:
+def test_imports_together_may_not_exceed_the_guest_heap(tmp_path: Path, builder: SandboxBuilder) -> None:
     # Each file alone fits the 16 MiB heap; a sandbox holds its imports'
     # source for every restore, so all of them together must fit as well.
     for name in "abc":
         (tmp_path / f"{name}.js").write_text("// " + "x" * (6 * MiB) + f"\nexport const {name} = 1;\n")
     source = "import {a} from './a.js'; import {b} from './b.js'; import {c} from './c.js'; function handler() { return a + b + c }"
-    message = _load_error(Script.from_content(source, base_dir=tmp_path), heap=16 * MiB)
+    message = _load_error(builder, Script.from_content(source, base_dir=tmp_path), heap=16 * MiB)
     assert "together" in message and str(tmp_path) not in message
 
 
@@ -124,9 +124,9 @@ def test_a_huge_handler_file_is_refused(tmp_path: Path) -> None:
 # --- what the guest can learn -------------------------------------------
 
 
-def _import_failure(root: Path, specifier: str) -> str:
+def _import_failure(builder: SandboxBuilder, root: Path, specifier: str) -> str:
     source = f"import '{specifier}'; function handler() {{ return 1 }}"
-    return _load_error(Script.from_content(source, base_dir=root))
+    return _load_error(builder, Script.from_content(source, base_dir=root))
 
 
 @pytest.fixture
@@ -152,30 +152,30 @@ def layout(tmp_path: Path) -> Path:
     ],
 )
 def test_outside_the_root_an_existing_file_and_a_missing_one_look_the_same(
-    layout: Path, exists: str, missing: str
+    layout: Path, exists: str, missing: str, builder: SandboxBuilder
 ) -> None:
-    seen_existing = _import_failure(layout, exists)
-    seen_missing = _import_failure(layout, missing)
+    seen_existing = _import_failure(builder, layout, exists)
+    seen_missing = _import_failure(builder, layout, missing)
     assert seen_existing.replace(exists, "X") == seen_missing.replace(missing, "X")
     for message in (seen_existing, seen_missing):
         assert str(layout.parent) not in message, message
         assert "No such file or directory" not in message
 
 
-def test_inside_the_root_failures_name_no_host_path(layout: Path) -> None:
+def test_inside_the_root_failures_name_no_host_path(layout: Path, builder: SandboxBuilder) -> None:
     (layout / "broken.js").write_bytes(b"\xff\xfe not text")
     for specifier in ("./absent.js", "./broken.js"):
-        message = _import_failure(layout, specifier)
+        message = _import_failure(builder, layout, specifier)
         assert specifier in message
         assert str(layout.parent) not in message, message
 
 
-def test_dynamic_imports_get_the_same_uniform_answer(layout: Path) -> None:
+def test_dynamic_imports_get_the_same_uniform_answer(layout: Path, builder: SandboxBuilder) -> None:
     source = """
         async function probe(s) { try { await import(s); return 'imported' } catch (e) { return String(e) } }
         export async function handler() { return [await probe('../secret.js'), await probe('../absent.js')] }
     """
-    sandbox = SandboxBuilder().with_host_print_fn(None).build().load_runtime()
+    sandbox = builder.build().load_runtime()
     sandbox.add_handler("h", Script.from_content(source, base_dir=layout))
     existing, missing = sandbox.get_loaded_sandbox().call_handler("h")
     assert existing.replace("secret", "X") == missing.replace("absent", "X")
@@ -198,11 +198,11 @@ def test_a_symlinked_handler_gets_the_links_directory_as_its_root(tmp_path: Path
         Script.from_file(plugins / "main.js")
 
 
-def test_a_symlink_within_its_own_directory_still_works(tmp_path: Path) -> None:
+def test_a_symlink_within_its_own_directory_still_works(tmp_path: Path, builder: SandboxBuilder) -> None:
     (tmp_path / "lib.js").write_text("export const v = 7")
     (tmp_path / "real.js").write_text("import { v } from './lib.js'; function handler() { return v }")
     (tmp_path / "main.js").symlink_to(tmp_path / "real.js")
-    sandbox = SandboxBuilder().with_host_print_fn(None).build().load_runtime()
+    sandbox = builder.build().load_runtime()
     sandbox.add_handler("h", Script.from_file(tmp_path / "main.js"))
     assert sandbox.get_loaded_sandbox().call_handler("h") == 7
 

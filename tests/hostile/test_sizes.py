@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from conftest import new_builder
 from hyperlight_js import GuestError, GuestOutOfMemoryError, SandboxBuilder
 
 KiB = 1024
@@ -27,8 +28,9 @@ ADD_ONE = "function handler(e) { return e.x + 1 }"
 RECURSE = "function handler() { const f = n => f(n + 1) + 1; return f(0) }"
 
 
-def _builder(heap: int, scratch: int) -> SandboxBuilder:
-    return SandboxBuilder().with_host_print_fn(None).with_guest_heap_size(heap).with_guest_scratch_size(scratch)
+def _builder(backend: str, heap: int, scratch: int) -> SandboxBuilder:
+    # A new builder for each size: the sizes tried within one test differ.
+    return new_builder(backend).with_host_print_fn(None).with_guest_heap_size(heap).with_guest_scratch_size(scratch)
 
 
 def _refusal(exc: ValueError) -> tuple[str, int, str, int]:
@@ -42,7 +44,7 @@ def outcome(backend: str, heap: int, scratch: int) -> str:
     """"refused" (with the checks on the message) or "works" (with a call
     that returns and a recursion that ends in a typed error)."""
     try:
-        proto = _builder(heap, scratch).build()
+        proto = _builder(backend, heap, scratch).build()
     except ValueError as exc:
         what, asked, named, minimum = _refusal(exc)
         assert named == backend
@@ -67,7 +69,7 @@ def floors(backend: str) -> tuple[int, int]:
     minimums = {}
     for heap, scratch in ((1, 1 * MiB), (64 * MiB, 1)):
         try:
-            _builder(heap, scratch).build()
+            _builder(backend, heap, scratch).build()
         except ValueError as exc:
             what, _, _, minimum = _refusal(exc)
             minimums[what] = minimum
@@ -126,8 +128,8 @@ def test_huge_sizes_are_capped_not_crashed(backend: str, size: int) -> None:
 
 
 @pytest.mark.parametrize("size", [2**64, 2**100, -1, 0])
-def test_sizes_outside_a_machine_word_are_value_errors(size: int) -> None:
+def test_sizes_outside_a_machine_word_are_value_errors(builder: SandboxBuilder, size: int) -> None:
     with pytest.raises(ValueError):
-        SandboxBuilder().with_guest_heap_size(size)
+        builder.with_guest_heap_size(size)
     with pytest.raises(ValueError):
-        SandboxBuilder().with_guest_scratch_size(size)
+        builder.with_guest_scratch_size(size)

@@ -6,36 +6,37 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import new_builder
 from hyperlight_js import GuestError, SandboxBuilder
 
 
-def test_a_lone_surrogate_is_replaced_not_dropped_in_console_lines() -> None:
+def test_a_lone_surrogate_is_replaced_not_dropped_in_console_lines(builder: SandboxBuilder) -> None:
     lines: list[str] = []
-    sandbox = SandboxBuilder().with_host_print_fn(lines.append).build().load_runtime()
+    sandbox = builder.with_host_print_fn(lines.append).build().load_runtime()
     sandbox.add_handler("h", r"function handler() { console.log('a\uD800b', 'c\uDC00'); print('\uDBFF!'); return 1 }")
     assert sandbox.get_loaded_sandbox().call_handler("h") == 1
     assert lines == ["a\ufffdb c\ufffd", "\ufffd!"]
 
 
-def test_a_lone_surrogate_is_replaced_not_dropped_in_error_messages() -> None:
-    sandbox = SandboxBuilder().with_host_print_fn(None).build().load_runtime()
+def test_a_lone_surrogate_is_replaced_not_dropped_in_error_messages(builder: SandboxBuilder) -> None:
+    sandbox = builder.build().load_runtime()
     sandbox.add_handler("h", r"function handler() { throw new Error('bad \uD800 input') }")
     with pytest.raises(GuestError) as failed:
         sandbox.get_loaded_sandbox().call_handler("h")
     assert "Error: bad \ufffd input" in str(failed.value)
 
 
-def test_paired_surrogates_stay_one_character() -> None:
+def test_paired_surrogates_stay_one_character(builder: SandboxBuilder) -> None:
     lines: list[str] = []
-    sandbox = SandboxBuilder().with_host_print_fn(lines.append).build().load_runtime()
+    sandbox = builder.with_host_print_fn(lines.append).build().load_runtime()
     sandbox.add_handler("h", r"function handler() { console.log('\uD83D\uDE00'); return 0 }")
     sandbox.get_loaded_sandbox().call_handler("h")
     assert lines == ["\U0001f600"]
 
 
 @pytest.mark.parametrize("name", ["\0", "a\0b", "handler\0"])
-def test_a_handler_name_with_nul_is_refused_when_added(name: str) -> None:
-    sandbox = SandboxBuilder().with_host_print_fn(None).build().load_runtime()
+def test_a_handler_name_with_nul_is_refused_when_added(name: str, builder: SandboxBuilder) -> None:
+    sandbox = builder.build().load_runtime()
     with pytest.raises(ValueError, match="NUL"):
         sandbox.add_handler(name, "function handler() { return 1 }")
     assert sandbox.handler_names == []
@@ -46,17 +47,17 @@ def test_a_handler_name_with_nul_is_refused_when_added(name: str) -> None:
 FORGERY = r"function handler() { console.log('\x1b]0;owned\x07\x1b[2J\rfake\u009b31m ok\u202eevil\x7f\ttab\nline'); return 0 }"
 
 
-def test_the_default_print_function_escapes_terminal_controls(capsys: pytest.CaptureFixture[str]) -> None:
-    sandbox = SandboxBuilder().build().load_runtime()  # the default print function
+def test_the_default_print_function_escapes_terminal_controls(capsys: pytest.CaptureFixture[str], backend: str) -> None:
+    sandbox = new_builder(backend).build().load_runtime()  # the default print function
     sandbox.add_handler("h", FORGERY)
     sandbox.get_loaded_sandbox().call_handler("h")
     out = capsys.readouterr().out
     assert out == "\\x1b]0;owned\\x07\\x1b[2J\\x0dfake\\x9b31m ok\\u202eevil\\x7f\ttab\nline\n"
 
 
-def test_a_users_print_function_gets_the_raw_text() -> None:
+def test_a_users_print_function_gets_the_raw_text(builder: SandboxBuilder) -> None:
     lines: list[str] = []
-    sandbox = SandboxBuilder().with_host_print_fn(lines.append).build().load_runtime()
+    sandbox = builder.with_host_print_fn(lines.append).build().load_runtime()
     sandbox.add_handler("h", FORGERY)
     sandbox.get_loaded_sandbox().call_handler("h")
     assert lines == ["\x1b]0;owned\x07\x1b[2J\rfake\x9b31m ok\u202eevil\x7f\ttab\nline"]

@@ -30,8 +30,8 @@ def counter(tag: str) -> str:
     return f"let n = 0; function handler(e) {{ n++; return ['{tag}', n] }}"
 
 
-def fresh() -> JSSandbox:
-    proto = SandboxBuilder().with_host_print_fn(None).build()
+def fresh(builder: SandboxBuilder) -> JSSandbox:
+    proto = builder.build()
     proto.register("host", "twice", lambda x: 2 * x)
     return proto.load_runtime()
 
@@ -52,8 +52,10 @@ RELOADS: dict[str, dict[str, str]] = {
 
 
 @pytest.mark.parametrize("reload", list(RELOADS.values()), ids=list(RELOADS))
-def test_a_snapshot_from_before_unload_brings_back_its_own_handlers(reload: dict[str, str]) -> None:
-    sandbox = fresh()
+def test_a_snapshot_from_before_unload_brings_back_its_own_handlers(
+    reload: dict[str, str], builder: SandboxBuilder
+) -> None:
+    sandbox = fresh(builder)
     for name in CAPTURED:
         sandbox.add_handler(name, counter(name))
     loaded = sandbox.get_loaded_sandbox()
@@ -90,10 +92,10 @@ def test_a_snapshot_from_before_unload_brings_back_its_own_handlers(reload: dict
     assert not reloaded.poisoned
 
 
-def test_handlers_given_back_by_unload_are_never_the_replaced_ones() -> None:
+def test_handlers_given_back_by_unload_are_never_the_replaced_ones(builder: SandboxBuilder) -> None:
     """Whatever unload() keeps, it is never a handler the restored state no
     longer has."""
-    sandbox = fresh()
+    sandbox = fresh(builder)
     sandbox.add_handler("old", counter("old"))
     loaded = sandbox.get_loaded_sandbox()
     captured = loaded.snapshot()
@@ -105,7 +107,9 @@ def test_handlers_given_back_by_unload_are_never_the_replaced_ones() -> None:
     assert set(reloaded.unload().handler_names) <= {"old"}
 
 
-def test_host_functions_and_imports_work_after_restoring_across_a_reload(tmp_path: Path) -> None:
+def test_host_functions_and_imports_work_after_restoring_across_a_reload(
+    tmp_path: Path, builder: SandboxBuilder
+) -> None:
     old_dir, new_dir = tmp_path / "old", tmp_path / "new"
     old_dir.mkdir()
     new_dir.mkdir()
@@ -117,7 +121,7 @@ def test_host_functions_and_imports_work_after_restoring_across_a_reload(tmp_pat
     )
     (old_dir / "h.js").write_text(uses_both)
     (new_dir / "h.js").write_text(uses_both)
-    sandbox = fresh()
+    sandbox = fresh(builder)
     sandbox.add_handler("old", Script.from_file(old_dir / "h.js"))
     loaded = sandbox.get_loaded_sandbox()
     captured = loaded.snapshot()
@@ -134,8 +138,8 @@ def test_host_functions_and_imports_work_after_restoring_across_a_reload(tmp_pat
         reloaded.call_handler("new", 1)
 
 
-def test_a_snapshot_holding_more_memory_than_the_reloaded_sandbox_restores() -> None:
-    sandbox = fresh()
+def test_a_snapshot_holding_more_memory_than_the_reloaded_sandbox_restores(builder: SandboxBuilder) -> None:
+    sandbox = fresh(builder)
     # Built at load time, so the snapshot is of a freshly loaded sandbox
     # (the only kind the in-process backend takes) and holds ~16 MB.
     sandbox.add_handler(
@@ -155,8 +159,8 @@ def test_a_snapshot_holding_more_memory_than_the_reloaded_sandbox_restores() -> 
         reloaded.call_handler("small")
 
 
-def test_a_snapshot_of_another_sandbox_is_still_refused() -> None:
-    a, b = fresh(), fresh()
+def test_a_snapshot_of_another_sandbox_is_still_refused(builder: SandboxBuilder) -> None:
+    a, b = fresh(builder), fresh(builder)
     a.add_handler("h", counter("a"))
     b.add_handler("h", counter("b"))
     loaded_a, loaded_b = a.get_loaded_sandbox(), b.get_loaded_sandbox()
@@ -168,14 +172,14 @@ def test_a_snapshot_of_another_sandbox_is_still_refused() -> None:
 RANDOMS = "function handler() { return Array.from({ length: 4 }, () => Math.random()) }"
 
 
-def _loaded(source: str) -> LoadedJSSandbox:
-    sandbox = fresh()
+def _loaded(builder: SandboxBuilder, source: str) -> LoadedJSSandbox:
+    sandbox = fresh(builder)
     sandbox.add_handler("h", source)
     return sandbox.get_loaded_sandbox()
 
 
-def test_math_random_is_not_replayed_by_restore() -> None:
-    loaded = _loaded(RANDOMS)
+def test_math_random_is_not_replayed_by_restore(builder: SandboxBuilder) -> None:
+    loaded = _loaded(builder, RANDOMS)
     snapshot = loaded.snapshot()
     draws = []
     for _ in range(3):
@@ -185,13 +189,14 @@ def test_math_random_is_not_replayed_by_restore() -> None:
     assert len({tuple(draw) for draw in draws}) == 3, draws
 
 
-def test_math_random_differs_between_sandboxes_loaded_together() -> None:
-    draws = {tuple(_loaded(RANDOMS).call_handler("h")) for _ in range(3)}
+def test_math_random_differs_between_sandboxes_loaded_together(builder: SandboxBuilder) -> None:
+    draws = {tuple(_loaded(builder, RANDOMS).call_handler("h")) for _ in range(3)}
     assert len(draws) == 3
 
 
-def test_crypto_get_random_values_is_not_replayed_by_restore() -> None:
+def test_crypto_get_random_values_is_not_replayed_by_restore(builder: SandboxBuilder) -> None:
     loaded = _loaded(
+        builder,
         "function handler() { const c = globalThis.crypto; return c && typeof c.getRandomValues === 'function' "
         "? Array.from(c.getRandomValues(new Uint32Array(4))) : null }"
     )

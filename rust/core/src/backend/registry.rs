@@ -81,7 +81,9 @@ pub(crate) struct SnapshotFiles {
 /// What a backend compiled into this build can do.
 pub(crate) struct Engine {
     pub floors: SizeFloors,
-    /// Cheap checks before a sandbox is tried (platform, hypervisor device).
+    /// What is checked or prepared before a sandbox is tried (a hypervisor
+    /// device, compiling the guest); it runs outside the probe's time limit,
+    /// which is for a guest that never answers.
     pub preconditions: fn() -> Result<(), Unavailable>,
     pub load: LoadFn,
     /// `None`: its snapshots cannot be written to a file.

@@ -124,7 +124,11 @@ impl Engine {
             for (name, script) in &spec.handlers {
                 let module = module_name(name, script);
                 let function = match load_handler(&ctx, &module, &script.source, interrupt) {
-                    Ok(function) => function,
+                    Ok(function) => {
+                        // Loaded, but perhaps only after catching the heap limit's error.
+                        outcome::load_result(name, &module, Ending::Returned(String::new()), runs.heap())?;
+                        function
+                    }
                     Err(Loaded::Threw(e)) => {
                         let ending = Ending::Threw(runs.thrown(&ctx, e)?);
                         return Err(outcome::load_error(name, &module, ending, runs.heap()));

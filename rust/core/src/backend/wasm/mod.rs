@@ -54,9 +54,14 @@ pub(crate) static DESCRIPTOR: Descriptor =
 
 static REGISTERED: Engine = Engine {
     floors: SizeFloors { heap: MIN_HEAP_SIZE, scratch: MIN_SCRATCH_SIZE },
-    // The guest is built by build.rs only where clang and wasi-libc were
-    // found; without it this build has no wasm backend to offer.
-    preconditions: || engine::guest().map(drop).map_err(Unavailable::NotCompiledIn),
+    preconditions: || {
+        // The guest is built by build.rs only where clang and wasi-libc were
+        // found; without it this build has no wasm backend to offer.
+        engine::guest().map_err(Unavailable::NotCompiledIn)?;
+        // Compiling the guest takes seconds of CPU (more in a debug build on
+        // a busy machine): done here, before the probe's time limit starts.
+        engine::shared().map(drop).map_err(Unavailable::DoesNotStart)
+    },
     load: |spec, interrupt| Ok(Box::new(Wasm::load(spec, interrupt)?)),
     files: Some(SnapshotFiles {
         guest_identity: || saved::guest_identity().map_err(Unavailable::NotCompiledIn),

@@ -1,0 +1,65 @@
+//! Events in, results out: JSON both ways, and the typed failures of a call
+//! that leave the sandbox usable.
+
+use std::sync::{Arc, Mutex};
+
+use hyperlight_js_core::Error;
+
+use super::case::{case, Case};
+use crate::common::{backends::builder, guest_message, load, loaded};
+
+pub const CASES: &[Case] = &[
+    case!(events_and_results_round_trip_as_json),
+    case!(failures_of_a_call_are_typed_and_do_not_poison),
+    case!(a_thrown_error_keeps_its_name_and_stack),
+    case!(console_and_print_reach_the_print_function),
+];
+
+fn events_and_results_round_trip_as_json(backend: &str) {
+    let mut s = loaded(backend, &[("h", "function handler(e) { return { sum: e.a + e.b, text: e.s.toUpperCase() } }")]);
+    assert_eq!(s.handle_event("h", r#"{"a":1,"b":2,"s":"héllo ✓"}"#, None).unwrap(), r#"{"sum":3,"text":"HÉLLO ✓"}"#);
+    assert_eq!(s.handle_event("h", r#"{"a":1,"b":2,"s":""}"#, Some(false)).unwrap(), r#"{"sum":3,"text":""}"#);
+}
+
+const PICKY: &str = "function handler(e) { if (e.kind === 'undef') return undefined; if (e.kind === 'big') return 1n; \
+     if (e.kind === 'cycle') { const a = {}; a.a = a; return a } if (e.kind === 'text') throw 'plain'; \
+     throw new TypeError('nope') }";
+
+fn failures_of_a_call_are_typed_and_do_not_poison(backend: &str) {
+    let mut s = loaded(backend, &[("h", PICKY)]);
+    assert!(matches!(s.handle_event("h", "{not json", None), Err(Error::InvalidEvent(_))));
+    assert!(matches!(s.handle_event("missing", "{}", None), Err(Error::HandlerNotFound(_))));
+    assert!(matches!(s.handle_event("", "{}", None), Err(Error::InvalidArgument(_))));
+    for kind in ["undef", "big", "cycle"] {
+        let r = s.handle_event("h", &format!(r#"{{"kind":"{kind}"}}"#), None);
+        assert!(matches!(r, Err(Error::ResultNotSerializable(_))), "{kind}: {r:?}");
+    }
+    assert_eq!(guest_message(s.handle_event("h", r#"{"kind":"text"}"#, None)), "Uncaught plain");
+    assert!(!s.poisoned());
+    assert!(matches!(s.handle_event("h", r#"{"kind":"undef"}"#, None), Err(Error::ResultNotSerializable(_))));
+}
+
+fn a_thrown_error_keeps_its_name_and_stack(backend: &str) {
+    let mut s = loaded(backend, &[("h", PICKY)]);
+    match s.handle_event("h", r#"{"kind":"throw"}"#, None) {
+        Err(Error::Guest(f)) => {
+            assert_eq!(f.message, "TypeError: nope");
+            assert!(f.stack.unwrap_or_default().contains("handler"));
+            assert!(f.host_cause.is_none());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!s.poisoned());
+}
+
+fn console_and_print_reach_the_print_function(backend: &str) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    let proto = builder(backend)
+        .with_host_print_fn(Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_owned())))
+        .build()
+        .unwrap();
+    let source = "function handler() { console.log('hi', 1, {a: [1]}); print('p'); return 0 }";
+    load(proto, &[("h", source)]).unwrap().handle_event("h", "{}", None).unwrap();
+    assert_eq!(*lines.lock().unwrap(), [r#"hi 1 {"a":[1]}"#, "p"]);
+}
