@@ -337,9 +337,8 @@ impl Snapshot {
         self.0.stack_size()
     }
 
-    #[getter]
-    #[allow(clippy::wrong_self_convention, reason = "a Python property named after the core's Snapshot::from_file")]
-    fn from_file(&self) -> bool {
+    #[getter(from_file)]
+    fn is_from_file(&self) -> bool {
         self.0.from_file()
     }
 }
