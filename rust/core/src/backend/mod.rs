@@ -3,8 +3,8 @@
 //! the shared interrupt state says so, and return to a snapshot.
 //!
 //! Each backend is one folder exporting one [`Descriptor`], listed in the
-//! [`registry`]. How a call ended is decoded by each backend from its own
-//! native form into [`outcome`]'s terms, and reported from there the same
+//! [`registry`](mod@registry). How a call ended is decoded by each backend from its own
+//! native form into `outcome`'s terms, and reported from there the same
 //! way for all of them.
 
 mod choice;
