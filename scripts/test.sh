@@ -10,6 +10,19 @@ bash scripts/setup.sh
 echo "== cargo fmt --check (rustfmt.toml: 120 columns)"
 cargo fmt --all -- --check
 
+# The micro-VM backend's crate embeds its prebuilt guest: clippy and the
+# tests below build it.
+HYPERLIGHT_JS_RUNTIME_PATH=$(bash scripts/build-hyperlight-guest.sh)
+export HYPERLIGHT_JS_RUNTIME_PATH
+
+echo "== cargo clippy (every crate, target and feature; the lints are in Cargo.toml's [workspace.lints])"
+cargo clippy --quiet --all-targets --all-features -- -D warnings
+# What only one backend uses must not warn where that backend is not
+# compiled in: the core on its own, and as the cargo tests below build it.
+for features in "" wasm hyperlight; do
+    cargo clippy --quiet -p hyperlight-js-core --all-targets --features "$features" -- -D warnings
+done
+
 echo "== cargo test (core crate with the wasm backend: the conformance suite runs on in-process and wasm)"
 # The wasm guest is built by setup.sh, so its checks must run, not be ignored.
 # (Compiling the guest takes ~20 s of CPU in the test profile; it happens
@@ -18,8 +31,6 @@ echo "== cargo test (core crate with the wasm backend: the conformance suite run
 HLJS_REQUIRE_BACKENDS=in-process,wasm cargo test --quiet -p hyperlight-js-core --features wasm
 
 echo "== cargo test (core crate with the micro-VM backend; its conformance trials show as ignored, with the probe's error, where no VM starts)"
-HYPERLIGHT_JS_RUNTIME_PATH=$(bash scripts/build-hyperlight-guest.sh)
-export HYPERLIGHT_JS_RUNTIME_PATH
 cargo test --quiet -p hyperlight-js-core --features hyperlight
 
 echo "== mypy --strict"

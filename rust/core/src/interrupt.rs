@@ -144,6 +144,7 @@ impl InterruptHandle {
         self.state.kill_current()
     }
 
+    /// Whether a call (or a load's top-level code) is running now.
     pub fn is_running(&self) -> bool {
         self.state.word.load(Ordering::Relaxed) & RUNNING != 0
     }

@@ -15,6 +15,8 @@ use crate::source_file;
 /// their own limit, the guest heap size (see `source_file::read_import`).
 pub const MAX_SCRIPT_FILE_SIZE: u64 = 64 * 1024 * 1024;
 
+/// A handler's JavaScript module: its source, and where its relative
+/// imports may come from.
 #[derive(Debug, Clone)]
 pub struct Script {
     pub(crate) source: Arc<str>,
@@ -60,6 +62,7 @@ impl Script {
         Ok(Self { source: source.into(), root: Some(root), path: Some(target) })
     }
 
+    /// The module's source text.
     pub fn source(&self) -> &str {
         &self.source
     }

@@ -157,6 +157,7 @@ mod tests {
             std::os::unix::fs::symlink(dir.join("ok.js"), dir.join("link.js")).unwrap();
             assert!(matches!(read(&dir.join("link.js"), 100), Err(ReadError::NotRegularFile)));
             let fifo = std::ffi::CString::new(dir.join("fifo.js").to_str().unwrap()).unwrap();
+            // SAFETY: `fifo` is a NUL-terminated path that outlives the call.
             assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
             // Would block forever without O_NONBLOCK: nobody opens the write end.
             assert!(matches!(read(&dir.join("fifo.js"), 100), Err(ReadError::NotRegularFile)));

@@ -93,6 +93,6 @@ mod tests {
     #[test]
     fn what_is_left_is_used_when_the_request_is_larger() {
         let limit = stacker::grow(RESERVE + 512 * KIB, || engine_stack(1024 * KIB, 16 * KIB)).unwrap();
-        assert!(limit < 512 * KIB && limit >= 16 * KIB, "{limit}");
+        assert!((16 * KIB..512 * KIB).contains(&limit), "{limit}");
     }
 }

@@ -10,6 +10,7 @@
 //! `not_on`, with why; their own rule is checked in their own test file
 //! (`tests/<backend>.rs`). Per-backend files hold only what is specific to
 //! one backend.
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its location")]
 
 mod common;
 

@@ -6,6 +6,7 @@
 //!
 //! Which checks apply is known only at run time, so this file is its own
 //! harness (libtest-mimic): the others show as ignored, with the reason.
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its location")]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! (restore loads the handlers again into a new engine), so it can only
 //! snapshot a sandbox no call has run in yet. Every other behaviour is in
 //! the conformance suite (tests/conformance.rs), which runs it here too.
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its location")]
 
 mod common;
 

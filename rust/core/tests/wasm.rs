@@ -4,6 +4,7 @@
 //! running, kill after kill. Every other behaviour is in the conformance
 //! suite (tests/conformance.rs), which runs it on wasm too.
 #![cfg(all(feature = "wasm", any(target_os = "linux", windows)))]
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its location")]
 
 mod common;
 

@@ -49,6 +49,10 @@ impl HostErrors {
 
     /// The latest failure, if `guest_message` ends with its message (for
     /// guests that report it only as text, prefixed with where it failed).
+    #[cfg_attr(
+        not(feature = "hyperlight"),
+        allow(dead_code, reason = "only the micro-VM backend's guest reports host failures as text")
+    )]
     pub(crate) fn take_matching(&self, guest_message: &str) -> Option<HostCallError> {
         let mut latest = self.lock();
         if latest.as_ref().is_some_and(|(_, f)| guest_message.ends_with(f.message.as_str())) {

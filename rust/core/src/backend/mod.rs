@@ -3,8 +3,8 @@
 //! the shared interrupt state says so, and return to a snapshot.
 //!
 //! Each backend is one folder exporting one [`Descriptor`], listed in the
-//! [`registry`]. How a call ended is decoded by each backend from its own
-//! native form into [`outcome`]'s terms, and reported from there the same
+//! [`registry`](mod@registry). How a call ended is decoded by each backend from its own
+//! native form into `outcome`'s terms, and reported from there the same
 //! way for all of them.
 
 mod choice;
@@ -32,13 +32,16 @@ pub type BackendSnapshot = Arc<dyn Any + Send + Sync>;
 
 /// One loaded sandbox of some backend.
 pub trait Backend: Send {
+    /// Whether a handler of this name was loaded.
     fn has_handler(&self, name: &str) -> bool;
 
     /// Runs one call. The sandbox has already marked the call as running on
     /// the interrupt state; the backend must stop soon after it is killed.
     fn call(&mut self, handler: &str, event_json: &str, gc: bool) -> Result<String>;
 
+    /// The guest's state now, to be given back to [`Backend::restore`].
     fn snapshot(&mut self) -> Result<BackendSnapshot>;
 
+    /// Puts the guest back in the state of a snapshot this backend took.
     fn restore(&mut self, snapshot: &BackendSnapshot) -> Result<()>;
 }

@@ -80,6 +80,10 @@ pub(crate) enum Ending {
     /// The event did not parse (nothing ran).
     BadEvent(Thrown),
     /// The guest ran out of memory before it could even describe what happened.
+    #[cfg_attr(
+        not(all(feature = "wasm", any(target_os = "linux", windows))),
+        allow(dead_code, reason = "only the wasm guest reports running out of memory as its own ending")
+    )]
     OutOfMemory,
     /// A handler's module was evaluated, but its `handler` is not a function.
     NotAFunction,
@@ -144,6 +148,10 @@ pub(crate) fn threw(thrown: Thrown, heap: Heap) -> Error {
 }
 
 /// The result of loading handler `handler` from module `module`.
+#[cfg_attr(
+    not(any(feature = "hyperlight", all(feature = "wasm", any(target_os = "linux", windows)))),
+    allow(dead_code, reason = "the in-process engine reports a load's end itself (load_error)")
+)]
 pub(crate) fn load_result(handler: &str, module: &str, ending: Ending, heap: Heap) -> Result<()> {
     match ending {
         Ending::Returned(_) if !heap.refused => Ok(()),

@@ -61,15 +61,21 @@ pub struct SizeFloors {
 /// Builds a backend for a load.
 pub(crate) type LoadFn = fn(Arc<LoadSpec>, &InterruptHandle) -> Result<Box<dyn Backend>>;
 
+/// A snapshot's load and payload bytes, for its file.
+pub(crate) type ExportFn = fn(&BackendSnapshot) -> Result<(Arc<LoadSpec>, Vec<u8>)>;
+/// A backend started from a payload (the cell caches what was decoded).
+pub(crate) type ImportFn =
+    fn(Arc<LoadSpec>, &[u8], &OnceLock<BackendSnapshot>, &InterruptHandle) -> Result<Box<dyn Backend>>;
+
 /// A backend's part in snapshot files (see `sandbox::snapshot_file`).
 pub(crate) struct SnapshotFiles {
     /// Names the guest code a payload is only valid for.
     pub guest_identity: fn() -> Result<String, Unavailable>,
     /// A snapshot this backend took, as the load it belongs to and bytes.
-    pub export: fn(&BackendSnapshot) -> Result<(Arc<LoadSpec>, Vec<u8>)>,
+    pub export: ExportFn,
     /// A backend in the state a payload describes; what was decoded may be
     /// kept in the cell for the next sandbox started from the same file.
-    pub import: fn(Arc<LoadSpec>, &[u8], &OnceLock<BackendSnapshot>, &InterruptHandle) -> Result<Box<dyn Backend>>,
+    pub import: ImportFn,
 }
 
 /// What a backend compiled into this build can do.
@@ -91,6 +97,7 @@ pub struct Descriptor {
     /// Lower is stronger isolation; `auto` takes the first isolated
     /// backend that runs here.
     pub rank: u8,
+    /// What separates its guests from the host.
     pub isolation: Isolation,
     /// What one sandbox of it is called in messages ("a micro-VM").
     pub(crate) sandbox_noun: &'static str,

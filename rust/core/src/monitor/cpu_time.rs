@@ -42,16 +42,20 @@ const MIN_POLL: Duration = Duration::from_micros(100);
 const MIN_POLL: Duration = Duration::from_millis(1);
 const IDLE_POLL_MAX: Duration = Duration::from_millis(2);
 
+/// Ends a call once the thread running it has used `budget` of CPU time;
+/// time spent blocked (in a host function, say) does not count.
 #[derive(Debug, Clone)]
 pub struct CpuTimeMonitor {
     budget: Duration,
 }
 
 impl CpuTimeMonitor {
+    /// A monitor with this budget; a zero budget is refused.
     pub fn new(budget: Duration) -> crate::Result<Self> {
         Ok(Self { budget: positive_duration("CPU-time budget", budget)? })
     }
 
+    /// The CPU time a call may use.
     pub fn budget(&self) -> Duration {
         self.budget
     }
@@ -161,6 +165,7 @@ mod thread_clock {
 
     // SAFETY: a thread handle may be used from any thread.
     unsafe impl Send for ThreadCpuClock {}
+    // SAFETY: and shared: it is only read (GetThreadTimes), closed on drop.
     unsafe impl Sync for ThreadCpuClock {}
 
     impl ThreadCpuClock {

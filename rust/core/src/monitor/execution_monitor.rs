@@ -10,6 +10,8 @@ use crate::MonitorError;
 /// future that does the watching on the shared monitor runtime. Return an
 /// error if the monitor cannot watch; the handler will then not run.
 pub trait ExecutionMonitor: Send + Sync {
+    /// Prepares the watch for one call; the future completes when the call
+    /// must end.
     fn get_monitor(&self) -> Result<impl Future<Output = ()> + Send + 'static, MonitorError>;
 
     /// Reported as the winner in errors, the `monitor_terminations_total`

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+/// The counter's name, as exporters publish it.
 pub const MONITOR_TERMINATIONS_TOTAL: &str = "monitor_terminations_total";
 
 static TERMINATIONS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());

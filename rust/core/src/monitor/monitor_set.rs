@@ -13,12 +13,17 @@ use crate::MonitorError;
 /// The monitor that completed first: its position in the set and its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Winner {
+    /// Its position in the set, in the order the monitors were given.
     pub index: usize,
+    /// Its [`ExecutionMonitor::name`].
     pub name: String,
 }
 
 /// The composed future: completes with the first monitor to complete.
 pub type Race = Pin<Box<dyn Future<Output = Winner> + Send>>;
+
+/// One started monitor: completes when the call must end.
+type Watch = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 mod sealed {
     pub trait Sealed {}
@@ -30,6 +35,7 @@ pub trait MonitorSet: sealed::Sealed + Send + Sync {
     /// If any fails to start, no race is returned (fail closed).
     fn start_race(&self) -> Result<Race, MonitorError>;
 
+    /// How many monitors the set holds.
     fn len(&self) -> usize;
 
     /// The earliest any member can complete (see
@@ -37,6 +43,7 @@ pub trait MonitorSet: sealed::Sealed + Send + Sync {
     /// may complete at once.
     fn earliest_completion(&self) -> Option<Duration>;
 
+    /// Whether the set holds no monitor.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -100,13 +107,13 @@ tuple_monitor_set!(5; A fa na 0, B fb nb 1, C fc nc 2, D fd nd 3, E fe ne 4);
 /// Object-safe view of an [`ExecutionMonitor`], for sets whose size is only
 /// known at run time.
 pub trait DynMonitor: Send + Sync {
-    fn start(&self) -> Result<Pin<Box<dyn Future<Output = ()> + Send>>, MonitorError>;
+    fn start(&self) -> Result<Watch, MonitorError>;
     fn name(&self) -> &str;
     fn earliest_completion(&self) -> Option<Duration>;
 }
 
 impl<M: ExecutionMonitor> DynMonitor for M {
-    fn start(&self) -> Result<Pin<Box<dyn Future<Output = ()> + Send>>, MonitorError> {
+    fn start(&self) -> Result<Watch, MonitorError> {
         Ok(Box::pin(self.get_monitor()?))
     }
 
@@ -126,14 +133,17 @@ pub struct MonitorList {
 }
 
 impl MonitorList {
+    /// An empty list.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds a monitor to the race.
     pub fn push(&mut self, monitor: impl DynMonitor + 'static) {
         self.monitors.push(Box::new(monitor));
     }
 
+    /// Adds a monitor that is already boxed.
     pub fn push_boxed(&mut self, monitor: Box<dyn DynMonitor>) {
         self.monitors.push(monitor);
     }
@@ -172,7 +182,7 @@ impl MonitorSet for MonitorList {
 /// Polls every racer in order; the first ready one wins. Earlier monitors
 /// win ties, as in `tokio::select!` with `biased`.
 struct FirstOf {
-    racers: Option<Vec<(Pin<Box<dyn Future<Output = ()> + Send>>, String)>>,
+    racers: Option<Vec<(Watch, String)>>,
 }
 
 impl Future for FirstOf {

@@ -11,6 +11,7 @@ use tokio::runtime::{Builder, Runtime};
 
 use crate::MonitorError;
 
+/// The environment variable that sets the monitor runtime's thread count.
 pub const THREADS_ENV: &str = "HYPERLIGHT_MONITOR_THREADS";
 const DEFAULT_THREADS: usize = 2;
 pub(crate) const THREAD_NAME: &str = "hl-monitor";

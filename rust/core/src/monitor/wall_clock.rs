@@ -12,10 +12,12 @@ pub struct WallClockMonitor {
 }
 
 impl WallClockMonitor {
+    /// A monitor with this timeout; a zero timeout is refused.
     pub fn new(timeout: Duration) -> crate::Result<Self> {
         Ok(Self { timeout: positive_duration("wall-clock timeout", timeout)? })
     }
 
+    /// The real time a call may take.
     pub fn timeout(&self) -> Duration {
         self.timeout
     }

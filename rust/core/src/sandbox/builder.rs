@@ -9,6 +9,7 @@ pub const DEFAULT_HEAP_SIZE: usize = 64 * 1024 * 1024;
 /// calling thread really has).
 pub const DEFAULT_SCRATCH_SIZE: usize = 1024 * 1024;
 
+/// The first stage of a sandbox's lifecycle: its backend and guest sizes.
 #[derive(Clone)]
 pub struct SandboxBuilder {
     config: SandboxConfig,
@@ -21,6 +22,7 @@ impl Default for SandboxBuilder {
 }
 
 impl SandboxBuilder {
+    /// The defaults: the `auto` backend, a 64 MiB heap and a 1 MiB stack.
     pub fn new() -> Self {
         Self {
             config: SandboxConfig {
@@ -30,11 +32,13 @@ impl SandboxBuilder {
         }
     }
 
+    /// The guest's heap limit, in bytes; zero is refused.
     pub fn with_guest_heap_size(mut self, bytes: usize) -> Result<Self> {
         self.config.guest.heap_size = positive("guest heap size", bytes)?;
         Ok(self)
     }
 
+    /// The guest's stack, in bytes; zero is refused.
     pub fn with_guest_scratch_size(mut self, bytes: usize) -> Result<Self> {
         self.config.guest.stack_size = positive("guest scratch size", bytes)?;
         Ok(self)

@@ -28,6 +28,8 @@ impl JSSandbox {
         }
     }
 
+    /// Adds a handler under `name`; an empty name, one with a NUL, or one
+    /// already added is refused.
     pub fn add_handler(&mut self, name: &str, script: Script) -> Result<()> {
         if name.is_empty() {
             return Err(Error::InvalidArgument("handler name must not be empty".into()));
@@ -45,10 +47,12 @@ impl JSSandbox {
         Ok(())
     }
 
+    /// Removes the handler added under `name`.
     pub fn remove_handler(&mut self, name: &str) -> Result<()> {
         self.handlers.remove(name).map(|_| ()).ok_or_else(|| Error::HandlerNotFound(name.to_owned()))
     }
 
+    /// Removes every handler.
     pub fn clear_handlers(&mut self) {
         self.handlers.clear();
     }
@@ -59,6 +63,7 @@ impl JSSandbox {
         self.interrupt.clone()
     }
 
+    /// The names of the added handlers, in order.
     pub fn handler_names(&self) -> impl Iterator<Item = &str> {
         self.handlers.keys().map(String::as_str)
     }

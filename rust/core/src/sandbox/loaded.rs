@@ -59,10 +59,12 @@ impl Snapshot {
         self.info.backend.name
     }
 
+    /// The guest heap size of the sandbox it was taken from.
     pub fn heap_size(&self) -> usize {
         self.info.heap_size
     }
 
+    /// The guest stack size of the sandbox it was taken from.
     pub fn stack_size(&self) -> usize {
         self.info.stack_size
     }
@@ -92,10 +94,14 @@ impl LoadedJSSandbox {
         Self { descriptor, backend, unloaded, handlers, poisoned: Arc::new(AtomicBool::new(false)) }
     }
 
+    /// Calls the handler `name` with a JSON event, unmonitored; `gc` as in
+    /// [`CallOptions::gc`]. Returns the handler's result as JSON.
     pub fn handle_event(&mut self, name: &str, event_json: &str, gc: Option<bool>) -> Result<String> {
         self.call(name, event_json, &CallOptions { gc, ..Default::default() })
     }
 
+    /// As [`handle_event`](Self::handle_event), raced against `monitor`:
+    /// the first monitor to complete ends the call.
     pub fn handle_event_with_monitor<M: MonitorSet>(
         &mut self,
         name: &str,
@@ -106,6 +112,9 @@ impl LoadedJSSandbox {
         self.call(name, event_json, &CallOptions { gc, monitor: Some(monitor), ..Default::default() })
     }
 
+    /// Calls the handler `name` with a JSON event and these options. A
+    /// failure that leaves the engine in doubt ([`Error::poisons`]) poisons
+    /// the sandbox; any other leaves it ready for the next call.
     pub fn call(&mut self, name: &str, event_json: &str, options: &CallOptions<'_>) -> Result<String> {
         if self.poisoned() {
             return Err(Error::Poisoned);
@@ -126,6 +135,7 @@ impl LoadedJSSandbox {
         outcome
     }
 
+    /// The guest's state now, handlers included; refused while poisoned.
     pub fn snapshot(&mut self) -> Result<Snapshot> {
         if self.poisoned() {
             return Err(Error::Poisoned);
@@ -170,6 +180,7 @@ impl LoadedJSSandbox {
         Ok(())
     }
 
+    /// Whether an interrupted call left the sandbox unusable until a restore.
     pub fn poisoned(&self) -> bool {
         self.poisoned.load(Ordering::Acquire)
     }
@@ -179,10 +190,12 @@ impl LoadedJSSandbox {
         self.poisoned.clone()
     }
 
+    /// The handle that kills this sandbox's running call from any thread.
     pub fn interrupt_handle(&self) -> InterruptHandle {
         self.unloaded.interrupt.clone()
     }
 
+    /// The registered name of the backend running it.
     pub fn backend_name(&self) -> &'static str {
         self.descriptor.name
     }

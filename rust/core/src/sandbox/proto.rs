@@ -35,6 +35,8 @@ impl ProtoJSSandbox {
         Ok(())
     }
 
+    /// The next stage, where handlers are added; the host functions
+    /// registered so far are fixed from here on.
     pub fn load_runtime(self) -> Result<JSSandbox> {
         Ok(JSSandbox::new(self.config, self.host_modules))
     }

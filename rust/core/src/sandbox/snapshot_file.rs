@@ -2,7 +2,7 @@
 //! another process, to start new sandboxes from it.
 //!
 //! A file is `MAGIC`, the format version (u32, little-endian), the body
-//! (postcard-encoded [`SavedSnapshot`]), and the SHA-256 of everything
+//! (postcard-encoded `SavedSnapshot`), and the SHA-256 of everything
 //! before it. Reading checks, in that order: that it is a snapshot file at
 //! all, written in a format this build reads, whole and unaltered (the
 //! digest), by the same package version, for a backend and guest this
@@ -27,7 +27,7 @@ use crate::script::Script;
 use crate::spec::{GuestConfig, HostFunction, LoadSpec, PrintFn, SourceCache};
 
 const MAGIC: &[u8; 8] = b"HLJSSNAP";
-/// Bumped whenever the layout of [`SavedSnapshot`] (or a backend payload) changes.
+/// Bumped whenever the layout of `SavedSnapshot` (or a backend payload) changes.
 pub const FORMAT_VERSION: u32 = 1;
 const HEADER: usize = MAGIC.len() + 4;
 const DIGEST: usize = 32;
@@ -169,7 +169,8 @@ fn decode(bytes: &[u8]) -> Result<SavedSnapshot> {
     if bytes.len() < HEADER + DIGEST {
         return Err(refused("the snapshot file is truncated"));
     }
-    let version = u32::from_le_bytes(bytes[MAGIC.len()..HEADER].try_into().expect("4 bytes"));
+    let version =
+        u32::from_le_bytes(bytes[MAGIC.len()..HEADER].try_into().expect("MAGIC..HEADER is the 4-byte version"));
     if version != FORMAT_VERSION {
         return Err(refused(format!(
             "the snapshot file has format version {version}; this build reads version {FORMAT_VERSION}"
@@ -232,6 +233,7 @@ impl Snapshot {
         })
     }
 
+    /// A snapshot read from a file that [`Snapshot::save`] wrote.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path)
             .map_err(|e| refused(format!("cannot read the snapshot file {}: {e}", path.display())))?;

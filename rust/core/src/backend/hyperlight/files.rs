@@ -34,10 +34,6 @@ use crate::source_file;
 use crate::spec::{LoadSpec, SourceCache};
 use crate::Script;
 
-/// Appended to every handler module so the handler is reachable whether or
-/// not the script exports it (as the in-process backend does). Being last,
-/// it leaves line numbers in stack traces untouched.
-
 /// Where handler modules given as text (and our glue) live for the resolver.
 pub(super) const VIRTUAL_DIR: &str = "/hyperlight-js-python";
 
@@ -277,6 +273,7 @@ mod tests {
         #[cfg(unix)]
         {
             let fifo = std::ffi::CString::new(dir.join("pipe.js").to_str().unwrap()).unwrap();
+            // SAFETY: `fifo` is a NUL-terminated path that outlives the call.
             assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         }
         let main = Script::from_file(&dir.join("main.js"), None).unwrap();

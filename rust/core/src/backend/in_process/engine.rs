@@ -123,7 +123,7 @@ impl Engine {
             let mut handlers = HashMap::new();
             for (name, script) in &spec.handlers {
                 let module = module_name(name, script);
-                let function = match load_handler(&ctx, &module, &script.source, &interrupt) {
+                let function = match load_handler(&ctx, &module, &script.source, interrupt) {
                     Ok(function) => {
                         // Loaded, but perhaps only after catching the heap limit's error.
                         outcome::load_result(name, &module, Ending::Returned(String::new()), runs.heap())?;

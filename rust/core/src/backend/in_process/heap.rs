@@ -88,9 +88,17 @@ fn block_layout(size: usize) -> Option<Layout> {
 }
 
 /// The block behind a pointer we handed out, and its size.
+///
+/// # Safety
+/// `ptr` must have come from [`GuestHeap::allocate`] (or `realloc`) and not
+/// been freed since.
 unsafe fn block_of(ptr: *mut u8) -> (*mut u8, usize) {
-    let block = ptr.sub(HEADER);
-    (block, block.cast::<usize>().read())
+    // SAFETY: by the caller's promise, `ptr` is HEADER bytes into a live block
+    // whose first word, aligned for usize, holds the requested size.
+    unsafe {
+        let block = ptr.sub(HEADER);
+        (block, block.cast::<usize>().read())
+    }
 }
 
 // SAFETY: every pointer handed out points HEADER bytes into a block from the
@@ -112,9 +120,12 @@ unsafe impl Allocator for GuestHeap {
     }
 
     unsafe fn dealloc(&mut self, ptr: *mut u8) {
-        let (block, size) = block_of(ptr);
+        // SAFETY: QuickJS frees only pointers this heap handed out.
+        let (block, size) = unsafe { block_of(ptr) };
         self.account(self.used - size);
-        alloc::dealloc(block, Layout::from_size_align_unchecked(size + HEADER, ALIGN));
+        // SAFETY: the block was allocated with exactly this layout, whose
+        // size and alignment `block_layout` already accepted.
+        unsafe { alloc::dealloc(block, Layout::from_size_align_unchecked(size + HEADER, ALIGN)) };
     }
 
     unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
@@ -122,26 +133,36 @@ unsafe impl Allocator for GuestHeap {
             return self.allocate(new_size, false);
         }
         if new_size == 0 {
-            self.dealloc(ptr);
+            // SAFETY: `ptr` is non-null, so QuickJS got it from this heap.
+            unsafe { self.dealloc(ptr) };
             return ptr::null_mut();
         }
-        let (block, old_size) = block_of(ptr);
+        // SAFETY: as above, `ptr` is a live pointer from this heap.
+        let (block, old_size) = unsafe { block_of(ptr) };
         let Some(new_layout) = block_layout(new_size) else { return ptr::null_mut() };
         if new_size > old_size && !self.admit(new_size - old_size) {
             return ptr::null_mut();
         }
-        let old_layout = Layout::from_size_align_unchecked(old_size + HEADER, ALIGN);
-        let moved = alloc::realloc(block, old_layout, new_layout.size());
+        // SAFETY: the block was allocated with this layout (accepted by
+        // `block_layout` then), and the new size is a valid layout's size.
+        let moved = unsafe {
+            let old_layout = Layout::from_size_align_unchecked(old_size + HEADER, ALIGN);
+            alloc::realloc(block, old_layout, new_layout.size())
+        };
         if moved.is_null() {
             self.stats.refused.store(true, Ordering::Relaxed);
             return ptr::null_mut();
         }
-        moved.cast::<usize>().write(new_size);
         self.account(self.used - old_size + new_size);
-        moved.add(HEADER)
+        // SAFETY: the moved block is at least HEADER bytes and aligned for usize.
+        unsafe {
+            moved.cast::<usize>().write(new_size);
+            moved.add(HEADER)
+        }
     }
 
     unsafe fn usable_size(ptr: *mut u8) -> usize {
-        block_of(ptr).1
+        // SAFETY: QuickJS asks only about pointers this heap handed out.
+        unsafe { block_of(ptr).1 }
     }
 }

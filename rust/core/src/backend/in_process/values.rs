@@ -14,7 +14,7 @@ pub(super) const HOST_ERROR_ID: &str = "__hyperlight_host_error_id";
 /// they have one, anything else as `String(value)` would print it.
 pub(super) fn display<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> String {
     if let Some(s) = value.as_string() {
-        return text(&s);
+        return text(s);
     }
     if value.is_object() && !value.is_function() && !value.is_error() {
         if let Ok(Some(json)) = ctx.json_stringify(value.clone()) {
@@ -47,7 +47,7 @@ pub(super) fn text(string: &rquickjs::String<'_>) -> String {
         if ptr.is_null() {
             return String::new();
         }
-        let bytes = std::slice::from_raw_parts(ptr.cast::<u8>(), len as usize);
+        let bytes = std::slice::from_raw_parts(ptr.cast::<u8>(), len);
         let text = crate::text::from_wtf8_lossy(bytes).into_owned();
         qjs::JS_FreeCString(ctx, ptr);
         text

@@ -63,7 +63,8 @@ pub(super) fn define(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
                     let len = data
                         .get(entry + 4..entry + 8)
                         .ok_or_else(|| wasmtime::format_err!("fd_write: iovec outside guest memory"))?;
-                    total = total.saturating_add(u32::from_le_bytes(len.try_into().expect("4 bytes")));
+                    total = total
+                        .saturating_add(u32::from_le_bytes(len.try_into().expect("entry + 4..entry + 8 is 4 bytes")));
                 }
                 total
             };

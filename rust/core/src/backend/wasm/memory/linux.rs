@@ -48,6 +48,9 @@ pub(crate) struct Region {
 // at a time) and by snapshot/restore, which the backend runs with exclusive
 // access to the store, so never while the guest runs.
 unsafe impl Send for Region {}
+// SAFETY: as for `Send`: the fields a shared reference changes (`size`,
+// `image`) are atomic or locked, and the memory is touched only with
+// exclusive access to the store.
 unsafe impl Sync for Region {}
 
 impl Region {
@@ -229,6 +232,7 @@ pub(crate) struct MemoryImage {
 
 // SAFETY: the view is a read-only shared mapping owned by the image.
 unsafe impl Send for MemoryImage {}
+// SAFETY: the view is never written, so shared reads from threads are sound.
 unsafe impl Sync for MemoryImage {}
 
 impl MemoryImage {

@@ -58,6 +58,8 @@ struct WatchState {
 // exclusive access to the store, so never while the guest runs. The page
 // addresses in `written` are only numbers read back from the kernel.
 unsafe impl Send for Region {}
+// SAFETY: as for `Send`: what a shared reference changes is atomic or
+// locked, and the memory is touched only with exclusive access to the store.
 unsafe impl Sync for Region {}
 
 impl Region {
