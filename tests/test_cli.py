@@ -16,9 +16,9 @@ def _script(tmp_path: Path, source: str) -> str:
     return str(path)
 
 
-def test_run_prints_the_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_prints_the_result(tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: str) -> None:
     path = _script(tmp_path, "export function handler(e) { console.log('log line'); return { hello: e.name } }")
-    assert main(["run", path, '{"name": "world"}']) == 0
+    assert main(["run", path, '{"name": "world"}', "--backend", backend]) == 0
     out = capsys.readouterr()
     assert out.out == '{"hello":"world"}\n'
     assert "log line" in out.err
@@ -28,19 +28,23 @@ def test_run_prints_the_result(tmp_path: Path, capsys: pytest.CaptureFixture[str
     ("flags", "limit"),
     [(["--wall-clock", "100ms"], "wall-clock"), (["--cpu-time", "0.05", "--wall-clock", "10s"], "CPU-time")],
 )
-def test_a_limit_ends_the_handler_and_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], limit: str) -> None:
+def test_a_limit_ends_the_handler_and_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], limit: str, backend: str
+) -> None:
     path = _script(tmp_path, "function handler() { while (true) {} }")
-    assert main(["run", path, *flags]) == 3
+    assert main(["run", path, *flags, "--backend", backend]) == 3
     assert f"terminated by the {limit} limit" in capsys.readouterr().err
 
 
-def test_errors_have_clear_messages_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_have_clear_messages_and_exit_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: str
+) -> None:
     path = _script(tmp_path, "function handler(e) { throw new Error('bad ' + e.x) }")
-    assert main(["run", path, '{"x": 1}']) == 1
+    assert main(["run", path, '{"x": 1}', "--backend", backend]) == 1
     assert "Error: bad 1" in capsys.readouterr().err
-    assert main(["run", path, "{not json"]) == 2
+    assert main(["run", path, "{not json", "--backend", backend]) == 2
     assert "not valid JSON" in capsys.readouterr().err
-    assert main(["run", str(tmp_path / "missing.js")]) == 1
+    assert main(["run", str(tmp_path / "missing.js"), "--backend", backend]) == 1
     assert "missing.js" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["run", path, "--wall-clock", "soon"])
