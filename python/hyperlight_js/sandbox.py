@@ -45,19 +45,11 @@ _BinaryArgs = tuple[tuple[int, bytes], ...]
 _BINARY_RESULTS = (bytes, bytearray, memoryview)
 
 
-def _host_args(args_json: str, binary: _BinaryArgs) -> list[Any]:
-    """A host function's arguments as Python values, bytes in place."""
-    args: list[Any] = _from_json(args_json)
+def _put_binary(args: list[Any], binary: _BinaryArgs) -> None:
+    """Puts a host call's binary arguments in their places."""
     for position, data in binary:
         args[position] = data
-    return args
 
-
-def _host_result(value: object) -> str | bytes:
-    """What the native layer sends back: bytes as they are, else JSON."""
-    if isinstance(value, _BINARY_RESULTS):
-        return bytes(value)
-    return _to_json(value)
 
 _log = logging.getLogger("hyperlight_js.monitor")
 # A library logs; the application decides where it goes (no stderr spam by
@@ -175,7 +167,19 @@ class ProtoJSSandbox:
             raise TypeError("fn must be callable")
 
         def adapter(args_json: str, binary: _BinaryArgs = ()) -> str | bytes:
-            return _host_result(fn(*_host_args(args_json, binary)))
+            # Inline: this is every host call's path, and each extra Python
+            # call here showed in the round trip.
+            args = _from_json(args_json)
+            if binary:
+                _put_binary(args, binary)
+            result = fn(*args)
+            try:
+                return _to_json(result)
+            except TypeError:
+                # JSON refuses bytes: bytes-like goes back as a Uint8Array.
+                if isinstance(result, _BINARY_RESULTS):
+                    return bytes(result)
+                raise
 
         self._native.register(module, name, adapter)
 
