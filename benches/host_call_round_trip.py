@@ -27,7 +27,7 @@ function handler(e) {
 
 
 def per_call(backend: str, kind: str, calls: int, repeats: int) -> float:
-    proto = SandboxBuilder().with_backend(backend).with_host_print_fn(None).build()  # type: ignore[arg-type]
+    proto = SandboxBuilder().with_backend(backend).with_host_print_fn(None).build()
     proto.register("host", "noop", lambda *args: None)
     sandbox = proto.load_runtime()
     sandbox.add_handler("h", HANDLER)

@@ -166,15 +166,6 @@ class LoadedJSSandbox:
         monitor: object | None,
         sigint: bool,
         binary: Literal[True],
-    ) -> str | bytes: ...
-    def call(
-        self,
-        name: str,
-        event_json: str,
-        gc: bool | None = None,
-        monitor: object | None = None,
-        sigint: bool = False,
-        binary: bool = False,
     ) -> str | bytes:
         """Runs handler ``name`` on ``event_json`` and returns its result as
         JSON text; ``gc`` (default true) collects garbage afterwards. A

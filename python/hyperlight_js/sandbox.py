@@ -334,10 +334,10 @@ class LoadedJSSandbox:
             raise InvalidEventError(f"the event cannot be sent as JSON: {exc}") from exc
         if not monitors:
             result = self._native.call(name, event_json, gc, None, _watch_sigint(), True)
-            return result if type(result) is bytes else _from_json(result)
+            return result if isinstance(result, bytes) else _from_json(result)
         try:
             result = self._native.call(name, event_json, gc, monitors, _watch_sigint(), True)
-            return result if type(result) is bytes else _from_json(result)
+            return result if isinstance(result, bytes) else _from_json(result)
         except ExecutionCancelled as cancelled:
             _log_termination(name, cancelled)
             raise
