@@ -33,7 +33,7 @@ pub(super) fn ending(envelope: &str, errors: &HostErrors) -> Result<Ending> {
 /// The bytes the glue wrote as lowercase hex.
 fn from_hex(hex: &str) -> Option<Vec<u8>> {
     let digits = hex.as_bytes();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     let digit = |d: u8| char::from(d).to_digit(16).and_then(|v| u8::try_from(v).ok());
