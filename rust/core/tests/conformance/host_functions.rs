@@ -138,7 +138,7 @@ fn uint8array_arguments_and_byte_results_cross_as_bytes(backend: &str) {
                   const big = new Uint8Array(1 << 20).map((_, i) => i % 251); \
                   const out = bin.reverse(big); \
                   const view = new Uint8Array([9, 1, 2, 3, 9]).subarray(1, 4); \
-                  return [bin.describe(1, new Uint8Array([]), {a: new Uint8Array([7])}, view, {__bin__: 0}), \
+                  return [bin.describe(1, new Uint8Array([]), {a: new Uint8Array([7])}, view), \
                           out instanceof Uint8Array, out.length, out[0], out[out.length - 1], Array.from(bin.reverse(view)), \
                           bin.reverse().length] }";
     let mut s = load(proto, &[("h", source)]).unwrap();
