@@ -165,7 +165,7 @@ mod tests {
                 "let n = 0; function handler(e) { if (e.kind === 'undef') return undefined; if (e.kind === 'big') return 1n; \
                  if (e.kind === 'async') return Promise.resolve(e.v); if (e.kind === 'reject') return Promise.reject(new RangeError('later')); \
                  if (e.kind === 'text') throw 'plain'; if (e.kind === 'obj') throw { code: 7 }; \
-                 if (e.kind === 'bytes') { Uint8Array.prototype[Symbol.toStringTag] = 'x'; return new Uint8Array([0, 255, 16]).subarray(1) } \
+                 if (e.kind === 'bytes') { Object.defineProperty(Uint8Array.prototype, Symbol.toStringTag, { value: 'x' }); return new Uint8Array([0, 255, 16]).subarray(1) } \
                  if (e.kind === 'nobytes') return new Uint8Array(0); if (e.kind === 'fake') return Object.create(Uint8Array.prototype); \
                  if (e.kind === 'throw') throw new TypeError('nope'); JSON.stringify = () => 'hijacked'; return { n: ++n } }",
             ),
