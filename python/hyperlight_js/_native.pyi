@@ -28,7 +28,7 @@ import datetime
 from collections.abc import Callable, Sequence
 from os import PathLike
 from types import ModuleType
-from typing import Protocol, Union, final
+from typing import Literal, Protocol, Union, final, overload
 
 _Seconds = Union[float, int, datetime.timedelta]
 
@@ -99,15 +99,18 @@ class ProtoJSSandbox:
     """Collects host functions; consumed by ``load_runtime`` or a
     successful ``load_snapshot``."""
 
-    def register(self, module: str, name: str, adapter: Callable[[str], str]) -> None:
-        """``adapter(args_json) -> result_json`` becomes ``module.name`` in
-        the guest; it is called on the guest's thread, attaching to the
+    def register(self, module: str, name: str, adapter: Callable[..., str | bytes]) -> None:
+        """``adapter(args_json) -> result_json`` becomes ``module[name]`` in
+        the guest. A call with ``Uint8Array`` arguments is
+        ``adapter(args_json, ((position, bytes), ...))``, the JSON holding
+        ``null`` at those positions; ``bytes`` returned is a ``Uint8Array``
+        for the guest, ``str`` is JSON. It is called on the guest's thread, attaching to the
         interpreter for the call. An ``Exception`` it raises is a catchable
         ``HostError`` in the guest and the ``__cause__`` of the
         ``GuestError`` if uncaught; anything else (``KeyboardInterrupt``,
         ``SystemExit``) kills the call and is re-raised by it. Holds the GIL.
-        Raises ``ValueError`` for a name that is not a JavaScript identifier
-        or is already registered."""
+        Raises ``ValueError`` for an empty name, a name holding NUL, a module
+        name that looks like a path, or a name already registered."""
     def load_runtime(self) -> JSSandbox:
         """The next stage, with these host functions. Holds the GIL."""
     def load_snapshot(self, snapshot: Snapshot, monitor: object | None = None, sigint: bool = False) -> LoadedJSSandbox:
@@ -144,6 +147,7 @@ class LoadedJSSandbox:
     """Calls handlers; consumed by ``unload``. ``poisoned``, ``backend`` and
     ``interrupt_handle`` answer even while a call runs."""
 
+    @overload
     def call(
         self,
         name: str,
@@ -151,9 +155,23 @@ class LoadedJSSandbox:
         gc: bool | None = None,
         monitor: object | None = None,
         sigint: bool = False,
-    ) -> str:
+        binary: Literal[False] = False,
+    ) -> str: ...
+    @overload
+    def call(
+        self,
+        name: str,
+        event_json: str,
+        gc: bool | None,
+        monitor: object | None,
+        sigint: bool,
+        binary: Literal[True],
+    ) -> str | bytes:
         """Runs handler ``name`` on ``event_json`` and returns its result as
-        JSON text; ``gc`` (default true) collects garbage afterwards.
+        JSON text; ``gc`` (default true) collects garbage afterwards. A
+        handler that returns a ``Uint8Array`` gives its ``bytes`` when
+        ``binary`` is true, else the JSON text ``JSON.stringify`` writes
+        for it (``{"0":1,"1":2}``).
         Releases the GIL while the guest runs. Raises
         ``HandlerNotFoundError``, ``InvalidEventError``, ``GuestError``,
         ``ResultNotSerializableError`` (the sandbox stays usable);

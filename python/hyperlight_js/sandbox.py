@@ -39,6 +39,18 @@ InterruptHandle = _native.InterruptHandle
 _to_json = json.JSONEncoder(allow_nan=False, separators=(",", ":"), ensure_ascii=True).encode
 _from_json = json.JSONDecoder().decode
 
+# A host call's Uint8Array arguments: (position, bytes), beside the JSON
+# array of arguments, which holds null in their places.
+_BinaryArgs = tuple[tuple[int, bytes], ...]
+_BINARY_RESULTS = (bytes, bytearray, memoryview)
+
+
+def _put_binary(args: list[Any], binary: _BinaryArgs) -> None:
+    """Puts a host call's binary arguments in their places."""
+    for position, data in binary:
+        args[position] = data
+
+
 _log = logging.getLogger("hyperlight_js.monitor")
 # A library logs; the application decides where it goes (no stderr spam by
 # default from logging's last-resort handler).
@@ -141,15 +153,33 @@ class ProtoJSSandbox:
 
     def register(self, module: str, name: str, fn: Callable[..., Any]) -> None:
         """Make ``fn`` importable by handlers: ``import * as m from "module"``
-        then ``m.name(...)``. Arguments and the return value travel as JSON.
-        If ``fn`` raises, the handler sees a catchable ``HostError``; left
-        uncaught, it surfaces as :class:`GuestError` with the Python exception
-        as ``__cause__``."""
+        then ``m.name(...)`` (or ``m["any-name"](...)``: ``name`` is any
+        non-empty string without NUL). Arguments and the return value travel
+        as JSON, except binary data: an argument that is a ``Uint8Array``
+        arrives as ``bytes``, and a ``bytes`` (``bytearray``, ``memoryview``)
+        return value is a ``Uint8Array`` in the guest. Only whole arguments
+        and whole results are binary; nested in an object or array, a
+        ``Uint8Array`` arrives as ``JSON.stringify`` writes it and ``bytes``
+        cannot be returned. If ``fn`` raises, the handler sees a catchable
+        ``HostError``; left uncaught, it surfaces as :class:`GuestError` with
+        the Python exception as ``__cause__``."""
         if not callable(fn):
             raise TypeError("fn must be callable")
 
-        def adapter(args_json: str) -> str:
-            return _to_json(fn(*_from_json(args_json)))
+        def adapter(args_json: str, binary: _BinaryArgs = ()) -> str | bytes:
+            # Inline: this is every host call's path, and each extra Python
+            # call here showed in the round trip.
+            args = _from_json(args_json)
+            if binary:
+                _put_binary(args, binary)
+            result = fn(*args)
+            try:
+                return _to_json(result)
+            except TypeError:
+                # JSON refuses bytes: bytes-like goes back as a Uint8Array.
+                if isinstance(result, _BINARY_RESULTS):
+                    return bytes(result)
+                raise
 
         self._native.register(module, name, adapter)
 
@@ -264,7 +294,9 @@ class LoadedJSSandbox:
 
     def handle_event(self, name: str, event_json: str, gc: bool | None = None) -> str:
         """Call handler ``name`` with an event given as JSON text; returns the
-        result as JSON text. ``gc`` (default True) runs the JS GC afterwards."""
+        result as JSON text (a ``Uint8Array`` as ``JSON.stringify`` writes it,
+        ``{"0":1,"1":2}``, as upstream). ``gc`` (default True) runs the JS GC
+        afterwards."""
         return self._native.call(name, event_json, gc, None, _watch_sigint())
 
     def handle_event_with_monitor(
@@ -290,8 +322,9 @@ class LoadedJSSandbox:
         gc: bool | None = None,
     ) -> Any:
         """Call handler ``name`` with a Python value as the event and return
-        the result as a Python value (both through JSON). Limits compose:
-        each given one is raced with the others."""
+        the result as a Python value (both through JSON; a handler that
+        returns a ``Uint8Array`` gives ``bytes``). Limits compose: each given
+        one is raced with the others."""
         return self._call_value(name, event, _compose(wall_clock_timeout, cpu_timeout, monitor), gc)
 
     def _call_value(self, name: str, event: Any, monitors: list[RacedSpec], gc: bool | None) -> Any:
@@ -300,9 +333,11 @@ class LoadedJSSandbox:
         except (TypeError, ValueError) as exc:
             raise InvalidEventError(f"the event cannot be sent as JSON: {exc}") from exc
         if not monitors:
-            return _from_json(self._native.call(name, event_json, gc, None, _watch_sigint()))
+            result = self._native.call(name, event_json, gc, None, _watch_sigint(), True)
+            return result if isinstance(result, bytes) else _from_json(result)
         try:
-            return _from_json(self._native.call(name, event_json, gc, monitors, _watch_sigint()))
+            result = self._native.call(name, event_json, gc, monitors, _watch_sigint(), True)
+            return result if isinstance(result, bytes) else _from_json(result)
         except ExecutionCancelled as cancelled:
             _log_termination(name, cancelled)
             raise

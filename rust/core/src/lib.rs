@@ -14,8 +14,10 @@
 
 pub mod backend;
 mod error;
+mod host_call;
 mod interrupt;
 pub mod monitor;
+mod payload;
 pub mod sandbox;
 mod script;
 pub mod sigint;
@@ -25,7 +27,9 @@ mod stack;
 mod text;
 
 pub use error::{Error, GuestFailure, HostCallError, HostCause, MonitorError, Result};
+pub use host_call::HostArgs;
 pub use interrupt::InterruptHandle;
+pub use payload::Payload;
 pub use sandbox::{JSSandbox, LoadedJSSandbox, ProtoJSSandbox, SandboxBuilder, Snapshot};
 pub use script::Script;
-pub use spec::{HostFunction, PrintFn};
+pub use spec::{json_host_function, HostFunction, PrintFn};

@@ -10,10 +10,21 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::error::HostCallError;
+use crate::host_call::HostArgs;
+use crate::payload::Payload;
 use crate::script::Script;
 
-/// A host function: JSON array of arguments in, JSON value out.
-pub type HostFunction = Arc<dyn Fn(&str) -> Result<String, HostCallError> + Send + Sync>;
+/// A host function: JSON array of arguments (and any binary ones) in, JSON
+/// or bytes out.
+pub type HostFunction = Arc<dyn Fn(HostArgs<'_>) -> Result<Payload, HostCallError> + Send + Sync>;
+
+/// A host function that takes and returns JSON only: its binary arguments
+/// arrive as the `null`s that hold their places.
+pub fn json_host_function(
+    function: impl Fn(&str) -> Result<String, HostCallError> + Send + Sync + 'static,
+) -> HostFunction {
+    Arc::new(move |args: HostArgs<'_>| function(args.json).map(Payload::Json))
+}
 
 /// Receives each line the guest prints with `console.log` or `print`.
 pub type PrintFn = Arc<dyn Fn(&str) + Send + Sync>;

@@ -4,9 +4,10 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use hyperlight_js_core::{HostCallError, HostCause, HostFunction, InterruptHandle, PrintFn};
+use hyperlight_js_core::{HostArgs, HostCallError, HostCause, HostFunction, InterruptHandle, Payload, PrintFn};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyTuple};
 
 /// A host function raised something that is not an `Exception`
 /// (`KeyboardInterrupt` after a Ctrl-C in a blocking host call, `SystemExit`):
@@ -37,11 +38,13 @@ impl HostEscape {
 }
 
 /// `adapter` takes the JSON array of arguments and returns JSON text; the
-/// Python package builds it around the user's function.
+/// Python package builds it around the user's function. A call with
+/// `Uint8Array` arguments passes them too (see [`call_adapter`]); a `bytes`
+/// answer is a `Uint8Array` for the guest.
 pub(crate) fn host_function(adapter: Py<PyAny>, escape: Arc<HostEscape>) -> HostFunction {
-    Arc::new(move |args_json: &str| {
-        Python::attach(|py| match adapter.call1(py, (args_json,)).and_then(|r| r.extract::<String>(py)) {
-            Ok(json) => Ok(json),
+    Arc::new(move |args: HostArgs<'_>| {
+        Python::attach(|py| match call_adapter(py, &adapter, args) {
+            Ok(value) => Ok(value),
             Err(err) => {
                 let message = format!("{}: {}", type_name(py, &err), err.value(py));
                 if !err.is_instance_of::<PyException>(py) {
@@ -51,6 +54,23 @@ pub(crate) fn host_function(adapter: Py<PyAny>, escape: Arc<HostEscape>) -> Host
             }
         })
     })
+}
+
+/// `adapter(args_json)`, or `adapter(args_json, ((position, bytes), ...))`
+/// when some arguments are binary; `str` back is JSON, `bytes` is binary.
+fn call_adapter(py: Python<'_>, adapter: &Py<PyAny>, args: HostArgs<'_>) -> PyResult<Payload> {
+    let result = if args.bytes.is_empty() {
+        adapter.call1(py, (args.json,))?
+    } else {
+        let binary: Vec<(usize, Bound<'_, PyBytes>)> =
+            args.bytes.iter().map(|(position, data)| (*position, PyBytes::new(py, data))).collect();
+        adapter.call1(py, (args.json, PyTuple::new(py, binary)?))?
+    };
+    let result = result.bind(py);
+    if let Ok(data) = result.cast::<PyBytes>() {
+        return Ok(Payload::Bytes(data.as_bytes().to_vec()));
+    }
+    Ok(Payload::Json(result.extract::<String>()?))
 }
 
 fn type_name(py: Python<'_>, err: &PyErr) -> String {

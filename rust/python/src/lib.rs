@@ -7,6 +7,7 @@
 mod errors;
 mod host;
 mod monitors;
+mod payload;
 mod sandbox;
 
 use pyo3::prelude::*;

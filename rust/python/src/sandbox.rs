@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use hyperlight_js_core as core;
 use hyperlight_js_core::monitor::Watchers;
 use hyperlight_js_core::sandbox::CallOptions;
-use hyperlight_js_core::Error;
+use hyperlight_js_core::{Error, Payload};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt, PyString};
@@ -19,6 +19,7 @@ use pyo3::types::{PyBool, PyInt, PyString};
 use crate::errors::{consumed, to_py};
 use crate::host::{host_function, HostEscape};
 use crate::monitors::{settle, Race};
+use crate::payload::payload_to_py;
 
 /// Locks a stage without blocking: a held lock means a call is running.
 fn lock<'a, T>(py: Python<'_>, cell: &'a Mutex<Option<T>>) -> PyResult<MutexGuard<'a, Option<T>>> {
@@ -291,7 +292,10 @@ impl LoadedJSSandbox {
     /// Runs handler `name` on `event_json` with the GIL released.
     /// `monitor`: a native monitor or signal, or a (nested) tuple of them, raced.
     /// `sigint`: end the call on Ctrl-C (the caller is the main thread).
-    #[pyo3(signature = (name, event_json, gc=None, monitor=None, sigint=false))]
+    /// `binary`: a `Uint8Array` result comes back as `bytes`, not as the
+    /// JSON text `JSON.stringify` writes for it.
+    #[pyo3(signature = (name, event_json, gc=None, monitor=None, sigint=false, binary=false))]
+    #[allow(clippy::too_many_arguments, reason = "the Python signature, each argument named there")]
     fn call(
         &self,
         py: Python<'_>,
@@ -300,24 +304,25 @@ impl LoadedJSSandbox {
         gc: Option<bool>,
         monitor: Option<&Bound<'_, PyAny>>,
         sigint: bool,
-    ) -> PyResult<String> {
+        binary: bool,
+    ) -> PyResult<Py<PyAny>> {
         let event_json = event_json
             .to_str()
             .map_err(|e| to_py(py, Error::InvalidEvent(format!("the event text cannot be encoded as UTF-8 ({e})"))))?;
         let race = monitor.map(Race::start).transpose()?;
-        let call = || -> PyResult<String> {
+        let call = || -> PyResult<Payload> {
             // Before the lock: checking signals runs Python handlers.
             let watchers = watchers(py, race.as_ref(), sigint)?;
             let mut guard = lock(py, &self.inner)?;
             let sandbox = live(py, &mut guard, "LoadedJSSandbox", "unload")?;
             let options =
                 CallOptions { gc, monitor: watchers.monitor, interrupt_on_sigint: watchers.interrupt_on_sigint };
-            let result = py.detach(|| sandbox.call(name, event_json, &options));
+            let result = py.detach(|| sandbox.call_payload(name, event_json, &options));
             drop(guard);
             result.or_else(|e| failure(py, &self.escape, e))
         };
         let result = call();
-        settle(race, result)
+        settle(race, result).map(|payload| payload_to_py(py, payload, binary))
     }
 
     fn snapshot(&self, py: Python<'_>) -> PyResult<Snapshot> {

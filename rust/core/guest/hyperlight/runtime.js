@@ -9,6 +9,12 @@ const then = Promise.prototype.then;
 const PromiseType = Promise;
 const ErrorType = Error;
 const toText = String;
+// The %TypedArray%.prototype[Symbol.toStringTag] getter: "Uint8Array" for a
+// real Uint8Array (whatever its prototype says), undefined for anything else.
+const typedArrayTag = Reflect.getOwnPropertyDescriptor(
+  Reflect.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag).get;
+const join = Array.prototype.join;
+const HEX = "0123456789abcdef";
 
 function text(value) {
   try { return value === undefined || value === null ? null : toText(value); } catch (_) { return null; }
@@ -41,7 +47,18 @@ function describe(thrown) {
   return { name: null, message: null, stack: null, error: false, display: display(thrown) };
 }
 
+// A Uint8Array result is its bytes (docs/api.md), sent as hex: the envelope is JSON text.
+function bytes(value) {
+  const length = value.length;
+  const parts = new Array(length);
+  for (let i = 0; i < length; i++) parts[i] = HEX[value[i] >> 4] + HEX[value[i] & 15];
+  return ["bytes", apply(join, parts, [""])];
+}
+
 function finished(value) {
+  if (apply(typedArrayTag, value, []) === "Uint8Array") {
+    try { return bytes(value); } catch (thrown) { return ["unserializable", describe(thrown)]; }
+  }
   let json;
   try { json = stringify(value); } catch (thrown) { return ["unserializable", describe(thrown)]; }
   return json === undefined ? ["undefined"] : ["ok", json];

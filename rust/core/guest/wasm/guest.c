@@ -52,10 +52,11 @@ enum {
     ST_OUT_OF_MEMORY = 5,    /* the guest could not even describe what happened */
     ST_NOT_A_FUNCTION = 6,   /* the handler binding is not a function */
     ST_BAD_ARGUMENT = 7,     /* the host passed something unusable */
+    ST_OK_BYTES = 8,         /* the result is a Uint8Array: the output text is its bytes */
 };
 
 /* Replies to imports (abi.rs: Reply). */
-enum { REPLY_OK = 0, REPLY_ERROR = 1, REPLY_HOST_MODULE = 2 };
+enum { REPLY_OK = 0, REPLY_ERROR = 1, REPLY_HOST_MODULE = 2, REPLY_BYTES = 3 };
 #define NO_HOST_ERROR 0xFFFFFFFFu
 
 typedef struct {
@@ -88,8 +89,15 @@ IMPORT(print) void host_print(const char *text, uint32_t len);
 IMPORT(resolve) void host_resolve(const char *base, uint32_t base_len, const char *name, uint32_t name_len,
                                   Reply *reply);
 IMPORT(load) void host_load(const char *name, uint32_t name_len, Reply *reply);
+/* A Uint8Array argument of a host call (abi.rs: BINARY_ARGUMENT_SIZE). */
+typedef struct {
+    uint32_t index; /* its position among the arguments */
+    const uint8_t *data;
+    uint32_t len;
+} BinaryArgument;
+
 IMPORT(call) void host_call(uint32_t module, uint32_t function, const char *args, uint32_t args_len,
-                            Reply *reply);
+                            const BinaryArgument *binary, uint32_t binary_count, Reply *reply);
 IMPORT(take_reply) void host_take_reply(char *dst);
 IMPORT(drop_reply) void host_drop_reply(void);
 
@@ -389,9 +397,32 @@ static char *normalize_module(JSContext *c, const char *base, const char *name, 
     return normalized;
 }
 
+/* The bytes of a Uint8Array argument, or NULL data for any other value
+   (-1: a detached or out-of-bounds one, with a TypeError thrown). */
+static int binary_argument(JSContext *c, JSValueConst arg, uint32_t index, BinaryArgument *out) {
+    out->index = index;
+    out->data = NULL;
+    out->len = 0;
+    if (JS_GetTypedArrayType(arg) != JS_TYPED_ARRAY_UINT8)
+        return 0;
+    size_t len;
+    uint8_t *data = JS_GetUint8Array(c, &len, arg);
+    if (!data && JS_HasException(c))
+        return -1;
+    if (len > UINT32_MAX) {
+        JS_ThrowRangeError(c, "a Uint8Array of 4 GiB or more cannot be passed to the host");
+        return -1;
+    }
+    /* An empty array may have no buffer: any non-NULL pointer marks it. */
+    out->data = data ? data : (const uint8_t *)"";
+    out->len = (uint32_t)len;
+    return 0;
+}
+
 /* A host module's exports call the host through this, with (module,
    function) numbers as the function's data. Arguments and the result cross
-   as JSON, as on every backend. */
+   as JSON, as on every backend; a Uint8Array argument is null in the JSON
+   and its bytes go beside it, and a REPLY_BYTES answer is a Uint8Array. */
 static JSValue call_host(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv, int magic,
                          JSValueConst *data) {
     (void)this_val;
@@ -402,34 +433,65 @@ static JSValue call_host(JSContext *c, JSValueConst this_val, int argc, JSValueC
     JSValue args = JS_NewArray(c);
     if (JS_IsException(args))
         return args;
+    BinaryArgument *binary = NULL;
+    uint32_t binary_count = 0;
     for (int i = 0; i < argc; i++) {
-        if (JS_SetPropertyUint32(c, args, (uint32_t)i, JS_DupValue(c, argv[i])) < 0) {
-            JS_FreeValue(c, args);
-            return JS_EXCEPTION;
+        BinaryArgument found;
+        if (binary_argument(c, argv[i], (uint32_t)i, &found) < 0)
+            goto fail;
+        if (found.data) {
+            /* Grown one at a time: binary arguments are few. */
+            BinaryArgument *grown = realloc(binary, sizeof(BinaryArgument) * (binary_count + 1));
+            if (!grown) {
+                JS_ThrowOutOfMemory(c);
+                goto fail;
+            }
+            binary = grown;
+            binary[binary_count++] = found;
         }
+        JSValue value = found.data ? JS_NULL : JS_DupValue(c, argv[i]);
+        if (JS_SetPropertyUint32(c, args, (uint32_t)i, value) < 0)
+            goto fail;
     }
     JSValue json = JS_JSONStringify(c, args, JS_UNDEFINED, JS_UNDEFINED);
     JS_FreeValue(c, args);
+    args = JS_UNDEFINED;
     if (JS_IsException(json))
-        return json;
+        goto fail;
     Reply reply = {0};
+    /* JSON.stringify can run guest code (toJSON, getters) that detaches a
+       buffer, so the pointers are taken again right before the host reads. */
+    for (uint32_t b = 0; b < binary_count; b++) {
+        if (binary_argument(c, argv[binary[b].index], binary[b].index, &binary[b]) < 0 || !binary[b].data) {
+            if (!JS_HasException(c))
+                JS_ThrowTypeError(c, "a Uint8Array argument changed while its call was prepared");
+            JS_FreeValue(c, json);
+            goto fail;
+        }
+    }
     if (JS_IsString(json)) {
         size_t len;
         const char *text = JS_ToCStringLen(c, &len, json);
         JS_FreeValue(c, json);
         if (!text)
-            return JS_EXCEPTION;
-        host_call(module, function, text, (uint32_t)len, &reply);
+            goto fail;
+        host_call(module, function, text, (uint32_t)len, binary, binary_count, &reply);
         JS_FreeCString(c, text);
     } else {
         JS_FreeValue(c, json);
-        host_call(module, function, "[]", 2, &reply);
+        host_call(module, function, "[]", 2, binary, binary_count, &reply);
     }
+    free(binary);
     char *bytes = take_reply(&reply);
     if (!bytes)
         return JS_ThrowOutOfMemory(c);
     if (reply.status == REPLY_OK) {
         JSValue result = JS_ParseJSON(c, bytes, reply.len, "<host function result>");
+        free(bytes);
+        return result;
+    }
+    if (reply.status == REPLY_BYTES) {
+        JSValue result = JS_NewUint8ArrayCopy(c, (const uint8_t *)bytes, reply.len);
         free(bytes);
         return result;
     }
@@ -449,6 +511,10 @@ static JSValue call_host(JSContext *c, JSValueConst this_val, int argc, JSValueC
         return JS_EXCEPTION;
     }
     return JS_Throw(c, error);
+fail:
+    JS_FreeValue(c, args);
+    free(binary);
+    return JS_EXCEPTION;
 }
 
 /* Exports one function per name in the module's private value:
@@ -690,8 +756,8 @@ EXPORT(hl_load) int32_t hl_load(const char *name, const char *source, uint32_t s
 
 /*
  * Calls handler `index` with the event (JSON text, NUL-terminated). On
- * ST_OK the output text is the result as JSON; otherwise it describes the
- * failure. `gc` runs the cycle collector afterwards.
+ * ST_OK the output text is the result as JSON, on ST_OK_BYTES the bytes of
+ * the Uint8Array it returned; otherwise it describes the failure. `gc` runs the cycle collector afterwards.
  */
 EXPORT(hl_call) int32_t hl_call(uint32_t index, const char *event, uint32_t event_len, int32_t gc) {
     clear_output();
@@ -711,21 +777,36 @@ EXPORT(hl_call) int32_t hl_call(uint32_t index, const char *event, uint32_t even
         JS_FreeValue(ctx, value);
         return report_exception(ST_THROWN);
     }
-    JSValue json = JS_JSONStringify(ctx, value, JS_UNDEFINED, JS_UNDEFINED);
-    JS_FreeValue(ctx, value);
-    if (JS_IsException(json))
-        return report_exception(ST_NOT_SERIALIZABLE);
-    if (!JS_IsString(json)) {
+    int32_t status = ST_OK;
+    bool stored;
+    if (JS_GetTypedArrayType(value) == JS_TYPED_ARRAY_UINT8) {
+        /* A Uint8Array result is its bytes, not JSON (docs/api.md). */
+        size_t len;
+        uint8_t *data = JS_GetUint8Array(ctx, &len, value);
+        if (!data && JS_HasException(ctx)) {
+            JS_FreeValue(ctx, value);
+            return report_exception(ST_NOT_SERIALIZABLE);
+        }
+        stored = set_text(data ? (const char *)data : "", len);
+        JS_FreeValue(ctx, value);
+        status = ST_OK_BYTES;
+    } else {
+        JSValue json = JS_JSONStringify(ctx, value, JS_UNDEFINED, JS_UNDEFINED);
+        JS_FreeValue(ctx, value);
+        if (JS_IsException(json))
+            return report_exception(ST_NOT_SERIALIZABLE);
+        if (!JS_IsString(json)) {
+            JS_FreeValue(ctx, json);
+            return ST_RESULT_UNDEFINED;
+        }
+        size_t len;
+        const char *text = JS_ToCStringLen(ctx, &len, json);
         JS_FreeValue(ctx, json);
-        return ST_RESULT_UNDEFINED;
+        if (!text)
+            return report_exception(ST_THROWN);
+        stored = set_text(text, len);
+        JS_FreeCString(ctx, text);
     }
-    size_t len;
-    const char *text = JS_ToCStringLen(ctx, &len, json);
-    JS_FreeValue(ctx, json);
-    if (!text)
-        return report_exception(ST_THROWN);
-    bool stored = set_text(text, len);
-    JS_FreeCString(ctx, text);
     if (!stored)
         return ST_OUT_OF_MEMORY;
     if (gc) {
@@ -734,5 +815,5 @@ EXPORT(hl_call) int32_t hl_call(uint32_t index, const char *event, uint32_t even
         if (drain_jobs() < 0)
             return report_exception(ST_THROWN);
     }
-    return ST_OK;
+    return status;
 }

@@ -9,6 +9,7 @@
 //! users see live here, so the backends cannot drift apart.
 
 use crate::error::{Error, GuestFailure, HostCallError, Result};
+use crate::payload::Payload;
 
 /// QuickJS's own out-of-memory error: thrown as `InternalError: out of memory`.
 const OOM_NAME: &str = "InternalError";
@@ -71,6 +72,8 @@ impl Thrown {
 pub(crate) enum Ending {
     /// It returned; the result as JSON text.
     Returned(String),
+    /// It returned a `Uint8Array`; its bytes (handler calls only).
+    ReturnedBytes(Vec<u8>),
     /// It returned something JSON cannot hold (`undefined`, a function, a symbol).
     ReturnedUndefined,
     /// Turning the result into JSON threw (a cycle, a BigInt, a throwing `toJSON`).
@@ -94,7 +97,7 @@ impl Ending {
         match self {
             Ending::OutOfMemory => true,
             Ending::NotSerializable(t) | Ending::Threw(t) | Ending::BadEvent(t) => t.is_out_of_memory(),
-            Ending::Returned(_) | Ending::ReturnedUndefined | Ending::NotAFunction => false,
+            Ending::Returned(_) | Ending::ReturnedBytes(_) | Ending::ReturnedUndefined | Ending::NotAFunction => false,
         }
     }
 }
@@ -109,7 +112,7 @@ pub(crate) struct Heap {
 }
 
 /// The result of a handler call.
-pub(crate) fn call_result(ending: Ending, heap: Heap) -> Result<String> {
+pub(crate) fn call_result(ending: Ending, heap: Heap) -> Result<Payload> {
     let limit = heap.limit;
     if let Ending::BadEvent(thrown) = ending {
         // A bad event never ran the handler: running out of memory here is
@@ -128,7 +131,8 @@ pub(crate) fn call_result(ending: Ending, heap: Heap) -> Result<String> {
         return Err(Error::OutOfMemory { limit });
     }
     match ending {
-        Ending::Returned(json) => Ok(json),
+        Ending::Returned(json) => Ok(Payload::Json(json)),
+        Ending::ReturnedBytes(bytes) => Ok(Payload::Bytes(bytes)),
         Ending::ReturnedUndefined => Err(Error::ResultNotSerializable(
             "the handler returned undefined (or a function or symbol), which JSON cannot hold".into(),
         )),
@@ -212,7 +216,8 @@ mod tests {
 
     #[test]
     fn calls_end_in_the_same_errors_on_every_backend() {
-        assert_eq!(call_result(Ending::Returned("1".into()), HEAP).unwrap(), "1");
+        assert_eq!(call_result(Ending::Returned("1".into()), HEAP).unwrap(), Payload::Json("1".into()));
+        assert_eq!(call_result(Ending::ReturnedBytes(vec![1]), HEAP).unwrap(), Payload::Bytes(vec![1]));
         assert!(matches!(call_result(Ending::ReturnedUndefined, HEAP), Err(Error::ResultNotSerializable(_))));
         let cycle = Ending::NotSerializable(thrown(Some("TypeError"), Some("circular"), true));
         assert!(matches!(call_result(cycle, HEAP), Err(Error::ResultNotSerializable(m)) if m == "TypeError: circular"));

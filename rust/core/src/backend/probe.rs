@@ -16,6 +16,7 @@ use std::time::Duration;
 use super::registry::{Descriptor, Unavailable};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
+use crate::payload::Payload;
 use crate::script::Script;
 use crate::spec::{GuestConfig, LoadSpec};
 
@@ -77,9 +78,10 @@ fn start_and_call(backend: &'static Descriptor, interrupt: &InterruptHandle) -> 
     let failed = |step: &str, e: Error| Unavailable::DoesNotStart(format!("{noun} started but {step}: {e}"));
     let snapshot = sandbox.snapshot().map_err(|e| failed("cannot take a snapshot", e))?;
     match as_one_call(interrupt, || sandbox.call("probe", EVENT, false)) {
-        Ok(answer) if answer == EVENT => {}
+        Ok(Payload::Json(answer)) if answer == EVENT => {}
         Ok(answer) => {
-            return Err(Unavailable::DoesNotStart(format!("{noun} started but answered {answer:.100} to {EVENT}")))
+            let answer = answer.into_json();
+            return Err(Unavailable::DoesNotStart(format!("{noun} started but answered {answer:.100} to {EVENT}")));
         }
         Err(e) => return Err(failed("failed its first call", e)),
     }

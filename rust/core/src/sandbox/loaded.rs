@@ -7,6 +7,7 @@ use crate::backend::{Backend, BackendSnapshot, Descriptor};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 use crate::monitor::{run_watched, MonitorSet, Watchers};
+use crate::payload::Payload;
 use crate::script::Script;
 
 /// A sandbox whose handlers are loaded and can be called.
@@ -115,7 +116,17 @@ impl LoadedJSSandbox {
     /// Calls the handler `name` with a JSON event and these options. A
     /// failure that leaves the engine in doubt ([`Error::poisons`]) poisons
     /// the sandbox; any other leaves it ready for the next call.
+    ///
+    /// The result is JSON text; a `Uint8Array` result reads as
+    /// `JSON.stringify` writes it (`{"0":1,"1":2}`), as upstream's
+    /// `handle_event` gives it. [`call_payload`](Self::call_payload) gives
+    /// its bytes instead.
     pub fn call(&mut self, name: &str, event_json: &str, options: &CallOptions<'_>) -> Result<String> {
+        self.call_payload(name, event_json, options).map(Payload::into_json)
+    }
+
+    /// As [`call`](Self::call), a `Uint8Array` result as its bytes.
+    pub fn call_payload(&mut self, name: &str, event_json: &str, options: &CallOptions<'_>) -> Result<Payload> {
         if self.poisoned() {
             return Err(Error::Poisoned);
         }

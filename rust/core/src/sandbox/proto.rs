@@ -17,15 +17,30 @@ impl ProtoJSSandbox {
         Self { config, host_modules: BTreeMap::new() }
     }
 
-    /// Makes `function` importable as `import { name } from "module"`.
+    /// Makes `function` importable as `import { name } from "module"`, or
+    /// `import * as m from "module"` then `m[name]`.
+    ///
+    /// As upstream, a function name is any non-empty string (`"no-op"`,
+    /// `"scoped/add/😊"`), called as `m["no-op"]()`. Refused
+    /// ([`Error::InvalidArgument`]): an empty name, a NUL character in
+    /// either name (QuickJS takes export and module names as C strings), a
+    /// module name that looks like a path (imports of paths are files), and
+    /// a name already registered in the module (upstream overwrites it).
     pub fn register(&mut self, module: &str, name: &str, function: HostFunction) -> Result<()> {
-        if module.is_empty() || module.starts_with('.') || module.contains('/') || module.contains('\\') {
+        if module.is_empty()
+            || module.starts_with('.')
+            || module.contains('/')
+            || module.contains('\\')
+            || module.contains('\0')
+        {
             return Err(Error::InvalidArgument(format!(
-                "host module name {module:?} must be non-empty and cannot look like a path"
+                "host module name {module:?} must be non-empty, hold no NUL and cannot look like a path"
             )));
         }
-        if !is_identifier(name) {
-            return Err(Error::InvalidArgument(format!("host function name {name:?} must be a JavaScript identifier")));
+        if name.is_empty() || name.contains('\0') {
+            return Err(Error::InvalidArgument(format!(
+                "host function name {name:?} must be non-empty and hold no NUL"
+            )));
         }
         let functions = self.host_modules.entry(module.to_owned()).or_default();
         if functions.contains_key(name) {
@@ -90,12 +105,6 @@ impl ProtoJSSandbox {
             run_watched(&interrupt.state, watchers, || import(spec, &saved.payload, &saved.decoded, &interrupt))?;
         Ok(LoadedJSSandbox::new(backend, loaded, sandbox))
     }
-}
-
-fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c == '$' || c.is_alphabetic())
-        && chars.all(|c| c == '_' || c == '$' || c.is_alphanumeric())
 }
 
 fn describe(modules: &BTreeMap<String, Vec<String>>) -> String {

@@ -7,9 +7,7 @@
 
 pub mod backends;
 
-use std::sync::Arc;
-
-use hyperlight_js_core::{Error, LoadedJSSandbox, ProtoJSSandbox, SandboxBuilder, Script};
+use hyperlight_js_core::{json_host_function, Error, LoadedJSSandbox, ProtoJSSandbox, SandboxBuilder, Script};
 
 /// Loads these `(name, source)` handlers into a sandbox built by `builder`.
 pub fn load(proto: ProtoJSSandbox, handlers: &[(&str, &str)]) -> Result<LoadedJSSandbox, Error> {
@@ -36,7 +34,7 @@ pub fn register_add(proto: &mut ProtoJSSandbox) {
         .register(
             "math",
             "add",
-            Arc::new(|args: &str| {
+            json_host_function(|args: &str| {
                 let v: Vec<f64> = args.trim_matches(['[', ']']).split(',').map(|x| x.parse().unwrap()).collect();
                 Ok((v[0] + v[1]).to_string())
             }),

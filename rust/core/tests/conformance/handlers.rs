@@ -3,7 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use hyperlight_js_core::Error;
+use hyperlight_js_core::sandbox::CallOptions;
+use hyperlight_js_core::{Error, Payload};
 
 use super::case::{case, Case};
 use crate::common::{backends::builder, guest_message, load, loaded};
@@ -13,6 +14,7 @@ pub const CASES: &[Case] = &[
     case!(failures_of_a_call_are_typed_and_do_not_poison),
     case!(a_thrown_error_keeps_its_name_and_stack),
     case!(console_and_print_reach_the_print_function),
+    case!(a_uint8array_result_is_bytes_or_the_json_stringify_text),
 ];
 
 fn events_and_results_round_trip_as_json(backend: &str) {
@@ -62,4 +64,26 @@ fn console_and_print_reach_the_print_function(backend: &str) {
     let source = "function handler() { console.log('hi', 1, {a: [1]}); print('p'); return 0 }";
     load(proto, &[("h", source)]).unwrap().handle_event("h", "{}", None).unwrap();
     assert_eq!(*lines.lock().unwrap(), [r#"hi 1 {"a":[1]}"#, "p"]);
+}
+
+/// A handler's `Uint8Array` result: its bytes through `call_payload`, and
+/// through the JSON API what `JSON.stringify` writes for it, which is what
+/// upstream's `handle_event` returns (upstream: src/hyperlight-js/tests/handlers.rs
+/// returns handler values through JSON.stringify).
+fn a_uint8array_result_is_bytes_or_the_json_stringify_text(backend: &str) {
+    let mut s = loaded(
+        backend,
+        &[
+            ("bytes", "function handler(e) { return new Uint8Array([9, 0, 255, 9]).subarray(1, e.end) }"),
+            ("later", "async function handler() { return new Uint8Array([7]) }"),
+            ("nested", "function handler() { return [new Uint8Array([1])] }"),
+        ],
+    );
+    let options = CallOptions::default();
+    assert_eq!(s.call_payload("bytes", r#"{"end":3}"#, &options).unwrap(), Payload::Bytes(vec![0, 255]));
+    assert_eq!(s.call_payload("bytes", r#"{"end":1}"#, &options).unwrap(), Payload::Bytes(vec![]));
+    assert_eq!(s.call_payload("later", "{}", &options).unwrap(), Payload::Bytes(vec![7]));
+    assert_eq!(s.call_payload("nested", "{}", &options).unwrap(), Payload::Json(r#"[{"0":1}]"#.into()));
+    assert_eq!(s.handle_event("bytes", r#"{"end":3}"#, None).unwrap(), r#"{"0":0,"1":255}"#);
+    assert_eq!(s.handle_event("bytes", r#"{"end":1}"#, None).unwrap(), "{}");
 }

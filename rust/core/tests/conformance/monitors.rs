@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyperlight_js_core::monitor::{metrics, CpuTimeMonitor, ExecutionMonitor, MonitorList, WallClockMonitor};
-use hyperlight_js_core::{Error, HostCallError, LoadedJSSandbox, MonitorError};
+use hyperlight_js_core::{json_host_function, Error, HostCallError, LoadedJSSandbox, MonitorError};
 
 use super::case::{case, Case};
 use crate::common::{backends::builder, cancelled_by, load, loaded};
@@ -33,7 +33,7 @@ fn loaded_with_host(backend: &str, handler: &str, side_effects: Arc<AtomicUsize>
         .register(
             "host",
             "sleep",
-            Arc::new(|args: &str| {
+            json_host_function(|args: &str| {
                 let ms: u64 = args.trim_matches(['[', ']']).parse().map_err(|_| HostCallError::new("bad ms"))?;
                 std::thread::sleep(Duration::from_millis(ms));
                 Ok("null".into())
@@ -44,7 +44,7 @@ fn loaded_with_host(backend: &str, handler: &str, side_effects: Arc<AtomicUsize>
         .register(
             "host",
             "effect",
-            Arc::new(move |_: &str| {
+            json_host_function(move |_: &str| {
                 side_effects.fetch_add(1, Ordering::SeqCst);
                 Ok("null".into())
             }),

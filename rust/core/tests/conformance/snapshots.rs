@@ -3,9 +3,8 @@
 //! snapshots saved as bytes that start new sandboxes in another process.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use hyperlight_js_core::{Error, HostFunction, LoadedJSSandbox, ProtoJSSandbox, Script, Snapshot};
+use hyperlight_js_core::{json_host_function, Error, HostFunction, LoadedJSSandbox, ProtoJSSandbox, Script, Snapshot};
 
 use super::case::{case, Case};
 use crate::common::{backends::builder, load, loaded, loaded_from};
@@ -113,7 +112,7 @@ function handler(e) { n++; return [n, twice(e)] }"#;
 /// doubles its argument), not yet loaded.
 fn proto_with(backend: &str, function: &str) -> ProtoJSSandbox {
     let mut proto = builder(backend).build().unwrap();
-    let twice: HostFunction = Arc::new(|args: &str| {
+    let twice: HostFunction = json_host_function(|args: &str| {
         let n: i64 = args.trim_matches(|c| c == '[' || c == ']').parse().unwrap_or(0);
         Ok((2 * n).to_string())
     });

@@ -89,6 +89,7 @@ mod tests {
     use super::*;
     use crate::backend::host_errors::HostErrors;
     use crate::backend::outcome::Ending;
+    use crate::payload::Payload;
 
     #[test]
     fn handler_ids_are_safe_in_paths_and_javascript_strings() {
@@ -147,6 +148,10 @@ mod tests {
         }
 
         fn run(&self, name: &str, event: &str) -> Result<String> {
+            self.run_payload(name, event).map(Payload::into_json)
+        }
+
+        fn run_payload(&self, name: &str, event: &str) -> Result<Payload> {
             let id = handler_id(name);
             call_result(&self.call(&id, &wrapper_js(&id), event), &HostErrors::default(), 1)
         }
@@ -160,6 +165,8 @@ mod tests {
                 "let n = 0; function handler(e) { if (e.kind === 'undef') return undefined; if (e.kind === 'big') return 1n; \
                  if (e.kind === 'async') return Promise.resolve(e.v); if (e.kind === 'reject') return Promise.reject(new RangeError('later')); \
                  if (e.kind === 'text') throw 'plain'; if (e.kind === 'obj') throw { code: 7 }; \
+                 if (e.kind === 'bytes') { Object.defineProperty(Uint8Array.prototype, Symbol.toStringTag, { value: 'x' }); return new Uint8Array([0, 255, 16]).subarray(1) } \
+                 if (e.kind === 'nobytes') return new Uint8Array(0); if (e.kind === 'fake') return Object.create(Uint8Array.prototype); \
                  if (e.kind === 'throw') throw new TypeError('nope'); JSON.stringify = () => 'hijacked'; return { n: ++n } }",
             ),
             ("/u/not-a-function.js", "const handler = 1;"),
@@ -173,6 +180,9 @@ mod tests {
             "a handler replacing JSON.stringify does not reach the glue"
         );
         assert_eq!(guest.run("a", r#"{"kind":"async","v":[1]}"#).unwrap(), "[1]");
+        assert_eq!(guest.run_payload("a", r#"{"kind":"bytes"}"#).unwrap(), Payload::Bytes(vec![255, 16]));
+        assert_eq!(guest.run_payload("a", r#"{"kind":"nobytes"}"#).unwrap(), Payload::Bytes(vec![]));
+        assert_eq!(guest.run_payload("a", r#"{"kind":"fake"}"#).unwrap(), Payload::Json("{}".into()));
         assert!(matches!(guest.run("a", r#"{"kind":"undef"}"#), Err(Error::ResultNotSerializable(_))));
         assert!(
             matches!(guest.run("a", r#"{"kind":"big"}"#), Err(Error::ResultNotSerializable(m)) if m.starts_with("TypeError"))

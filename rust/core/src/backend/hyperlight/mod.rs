@@ -48,6 +48,7 @@ use crate::backend::host_errors::HostErrors;
 use crate::backend::outcome::{load_result, Heap};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
+use crate::payload::Payload;
 use crate::spec::LoadSpec;
 use files::ModuleFiles;
 use sizing::Sizing;
@@ -179,7 +180,7 @@ impl Backend for Hyperlight {
         self.handlers.contains(name)
     }
 
-    fn call(&mut self, handler: &str, event_json: &str, gc: bool) -> Result<String> {
+    fn call(&mut self, handler: &str, event_json: &str, gc: bool) -> Result<Payload> {
         if !self.handlers.contains(handler) {
             return Err(Error::HandlerNotFound(handler.to_owned()));
         }

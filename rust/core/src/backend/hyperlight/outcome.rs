@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::backend::host_errors::HostErrors;
 use crate::backend::outcome::{self, Ending, Heap, Thrown, NEVER_SETTLES};
 use crate::error::{Error, GuestFailure, Result};
+use crate::payload::Payload;
 
 /// The glue's envelope, read: how the run ended.
 pub(super) fn ending(envelope: &str, errors: &HostErrors) -> Result<Ending> {
@@ -20,12 +21,23 @@ pub(super) fn ending(envelope: &str, errors: &HostErrors) -> Result<Ending> {
     let tag = items.first().and_then(Value::as_str).ok_or_else(bad)?;
     match (tag, items.get(1)) {
         ("ok", Some(Value::String(json))) => Ok(Ending::Returned(json.clone())),
+        ("bytes", Some(Value::String(hex))) => Ok(Ending::ReturnedBytes(from_hex(hex).ok_or_else(bad)?)),
         ("undefined", None) => Ok(Ending::ReturnedUndefined),
         ("notfunction", None) => Ok(Ending::NotAFunction),
         ("unserializable", Some(d)) => Ok(Ending::NotSerializable(thrown(d, errors))),
         ("error", Some(d)) => Ok(Ending::Threw(thrown(d, errors))),
         _ => Err(bad()),
     }
+}
+
+/// The bytes the glue wrote as lowercase hex.
+fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    let digits = hex.as_bytes();
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |d: u8| char::from(d).to_digit(16).and_then(|v| u8::try_from(v).ok());
+    digits.chunks_exact(2).map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?)).collect()
 }
 
 /// A thrown value as the glue described it. A failing host function
@@ -53,7 +65,7 @@ fn thrown(description: &Value, errors: &HostErrors) -> Thrown {
 }
 
 /// The result of a handler call, from the glue's envelope.
-pub(super) fn call_result(envelope: &str, errors: &HostErrors, heap_limit: usize) -> Result<String> {
+pub(super) fn call_result(envelope: &str, errors: &HostErrors, heap_limit: usize) -> Result<Payload> {
     match ending(envelope, errors)? {
         Ending::NotAFunction => Err(Error::Internal("a handler call answered like a load".into())),
         other => outcome::call_result(other, Heap { limit: heap_limit, refused: false }),
@@ -115,7 +127,10 @@ mod tests {
     fn envelopes_become_results_and_errors() {
         let errors = HostErrors::default();
         let result = |text: &str| call_result(text, &errors, 9);
-        assert_eq!(result(r#"["ok","{\"a\":1}"]"#).unwrap(), r#"{"a":1}"#);
+        assert_eq!(result(r#"["ok","{\"a\":1}"]"#).unwrap(), Payload::Json(r#"{"a":1}"#.into()));
+        assert_eq!(result(r#"["bytes","00ff7a"]"#).unwrap(), Payload::Bytes(vec![0, 255, 0x7a]));
+        assert_eq!(result(r#"["bytes",""]"#).unwrap(), Payload::Bytes(vec![]));
+        assert!(matches!(result(r#"["bytes","0"]"#), Err(Error::Internal(_))));
         assert!(matches!(result(r#"["undefined"]"#), Err(Error::ResultNotSerializable(_))));
         let cycle = r#"["unserializable",{"name":"TypeError","message":"circular reference","stack":null,"error":true,"display":""}]"#;
         assert!(matches!(result(cycle), Err(Error::ResultNotSerializable(m)) if m == "TypeError: circular reference"));

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rquickjs::function::Rest;
 use rquickjs::promise::PromiseState;
-use rquickjs::{qjs, Context, Ctx, Function, Module, Object, Persistent, Runtime, Value};
+use rquickjs::{qjs, Context, Ctx, Exception, Function, Module, Object, Persistent, Runtime, Value};
 
 use super::heap::{GuestHeap, HeapStats};
 use super::host_module::HostBindings;
@@ -17,6 +17,7 @@ use crate::backend::host_errors::HostErrors;
 use crate::backend::outcome::{self, Ending, Heap, Thrown};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
+use crate::payload::Payload;
 use crate::spec::LoadSpec;
 use crate::stack::engine_stack;
 
@@ -157,14 +158,20 @@ impl Engine {
         Ok(())
     }
 
-    pub(super) fn call(&mut self, handler: &str, event_json: &str, gc: bool, requested_stack: usize) -> Result<String> {
+    pub(super) fn call(
+        &mut self,
+        handler: &str,
+        event_json: &str,
+        gc: bool,
+        requested_stack: usize,
+    ) -> Result<Payload> {
         self.fit_stack(requested_stack)?;
         let persistent =
             self.handlers.0.get(handler).ok_or_else(|| Error::HandlerNotFound(handler.to_owned()))?.clone();
         self.heap.take_refused();
         let runs = Runs { errors: &self.errors, heap: &self.heap, heap_limit: self.heap_limit };
         let interrupt = &self.interrupt;
-        let result = self.context.with(|ctx| -> Result<String> {
+        let result = self.context.with(|ctx| -> Result<Payload> {
             let ending = run_handler(&ctx, &persistent, event_json, gc, interrupt, &runs)?;
             outcome::call_result(ending, runs.heap())
         });
@@ -199,10 +206,18 @@ fn run_handler<'js>(
         Ok(value) => value,
         Err(e) => return Ok(Ending::Threw(thrown(e)?)),
     };
-    let json = match ctx.json_stringify(value) {
-        Ok(Some(text)) => text.to_string().map_err(|e| Error::Internal(e.to_string()))?,
-        Ok(None) => return Ok(Ending::ReturnedUndefined),
-        Err(e) => return Ok(Ending::NotSerializable(thrown(e)?)),
+    let ending = match returned_bytes(&value) {
+        // A Uint8Array result is its bytes, not JSON (docs/api.md).
+        Some(Some(bytes)) => Ending::ReturnedBytes(bytes),
+        Some(None) => {
+            let detached = Exception::throw_type(ctx, "the handler returned a detached or out-of-bounds Uint8Array");
+            return Ok(Ending::NotSerializable(thrown(detached)?));
+        }
+        None => match ctx.json_stringify(value) {
+            Ok(Some(text)) => Ending::Returned(text.to_string().map_err(|e| Error::Internal(e.to_string()))?),
+            Ok(None) => return Ok(Ending::ReturnedUndefined),
+            Err(e) => return Ok(Ending::NotSerializable(thrown(e)?)),
+        },
     };
     if gc {
         ctx.run_gc();
@@ -211,7 +226,15 @@ fn run_handler<'js>(
             return Ok(Ending::Threw(thrown(e)?));
         }
     }
-    Ok(Ending::Returned(json))
+    Ok(ending)
+}
+
+/// For a `Uint8Array`, its bytes (`None` inside when it is detached or out
+/// of bounds); `None` for any other value.
+fn returned_bytes(value: &Value<'_>) -> Option<Option<Vec<u8>>> {
+    let array = value.as_object()?.as_typed_array::<u8>()?;
+    // SAFETY: the slice is copied before any JavaScript runs again.
+    Some(unsafe { array.as_bytes() }.map(<[u8]>::to_vec))
 }
 
 /// Why a handler's module did not give a handler.

@@ -1,16 +1,18 @@
 //! Host functions as ES modules: `import * as m from "math"` gets one export
-//! per function registered under "math". Values cross as JSON text, the same
-//! contract the micro-VM backend has, so host functions behave alike on
-//! every backend.
+//! per function registered under "math". Values cross as JSON text, and
+//! `Uint8Array` arguments and byte results beside it (`host_call.rs`), the
+//! same contract every backend has, so host functions behave alike.
 
 use std::sync::Arc;
 
 use rquickjs::module::{Declarations, Exports, ModuleDef};
 use rquickjs::prelude::Rest;
-use rquickjs::{Array, Ctx, Exception, Function, JsLifetime, Object, Result as JsResult, Value};
+use rquickjs::{Array, Ctx, Exception, Function, JsLifetime, Object, Result as JsResult, TypedArray, Value};
 
 use super::values::HOST_ERROR_ID;
 use crate::backend::host_errors::HostErrors;
+use crate::host_call::HostArgs;
+use crate::payload::Payload;
 use crate::spec::HostFunction;
 use crate::spec::LoadSpec;
 
@@ -62,15 +64,24 @@ impl ModuleDef for HostModule {
 fn host_function<'js>(ctx: &Ctx<'js>, function: HostFunction, errors: Arc<HostErrors>) -> JsResult<Function<'js>> {
     Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> JsResult<Value<'js>> {
         let array = Array::new(ctx.clone())?;
+        let mut bytes = Vec::new();
         for (i, arg) in args.0.into_iter().enumerate() {
-            array.set(i, arg)?;
+            match binary_argument(&ctx, &arg)? {
+                Some(data) => {
+                    bytes.push((i, data));
+                    array.set(i, Value::new_null(ctx.clone()))?;
+                }
+                None => array.set(i, arg)?,
+            }
         }
         let args_json = match ctx.json_stringify(array)? {
             Some(text) => text.to_string()?,
             None => "[]".to_owned(),
         };
-        match function(&args_json) {
-            Ok(result_json) => ctx.json_parse(result_json),
+        match function(HostArgs { json: &args_json, bytes: &bytes }) {
+            Ok(Payload::Json(result_json)) => ctx.json_parse(result_json),
+            // A copy QuickJS allocates, so the heap limit counts it.
+            Ok(Payload::Bytes(data)) => Ok(TypedArray::<u8>::new_copy(ctx.clone(), data)?.into_value()),
             Err(failure) => {
                 let error = Exception::from_message(ctx.clone(), &failure.message)?;
                 let object: &Object<'js> = error.as_object();
@@ -82,4 +93,18 @@ fn host_function<'js>(ctx: &Ctx<'js>, function: HostFunction, errors: Arc<HostEr
             }
         }
     })
+}
+
+/// The bytes of a `Uint8Array` argument (a view's own bytes, not its whole
+/// buffer); a detached or out-of-bounds one is a `TypeError`, as on wasm.
+fn binary_argument<'js>(ctx: &Ctx<'js>, arg: &Value<'js>) -> JsResult<Option<Vec<u8>>> {
+    let Some(array) = arg.as_object().and_then(|object| object.as_typed_array::<u8>()) else {
+        return Ok(None);
+    };
+    // SAFETY: the slice is copied before any JavaScript runs again, so
+    // nothing can detach or resize the buffer under it.
+    match unsafe { array.as_bytes() } {
+        Some(data) => Ok(Some(data.to_vec())),
+        None => Err(Exception::throw_type(ctx, "a detached or out-of-bounds Uint8Array cannot be passed to the host")),
+    }
 }

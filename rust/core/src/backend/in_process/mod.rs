@@ -22,6 +22,7 @@ use super::registry::{Descriptor, Engine as Registered, Isolation, SizeFloors, S
 use super::{Backend, BackendSnapshot};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
+use crate::payload::Payload;
 use crate::spec::LoadSpec;
 use engine::Engine;
 use sizes::{MIN_HEAP_SIZE, MIN_SCRATCH_SIZE};
@@ -85,7 +86,7 @@ impl Backend for InProcess {
         self.spec.handlers.contains_key(name)
     }
 
-    fn call(&mut self, handler: &str, event_json: &str, gc: bool) -> Result<String> {
+    fn call(&mut self, handler: &str, event_json: &str, gc: bool) -> Result<Payload> {
         self.ran_handlers = true;
         self.engine.call(handler, event_json, gc, self.spec.guest.stack_size)
     }

@@ -27,6 +27,8 @@ pub(super) enum Status {
     NotAFunction,
     /// The host passed something the guest cannot use (a host bug).
     BadArgument,
+    /// The result is a `Uint8Array`; the output holds its bytes.
+    OkBytes,
 }
 
 impl Status {
@@ -40,6 +42,7 @@ impl Status {
             5 => Status::OutOfMemory,
             6 => Status::NotAFunction,
             7 => Status::BadArgument,
+            8 => Status::OkBytes,
             other => return Err(Error::Internal(format!("the wasm guest returned an unknown status {other}"))),
         })
     }
@@ -52,7 +55,12 @@ pub(super) enum ReplyStatus {
     Ok = 0,
     Error = 1,
     HostModule = 2,
+    /// A host function's result that is bytes (a `Uint8Array` in the guest).
+    Bytes = 3,
 }
+
+/// Size of the guest's `BinaryArgument` (index, data pointer, len: three u32).
+pub(super) const BINARY_ARGUMENT_SIZE: usize = 12;
 
 /// `Reply.tag` when a host function failure carries no cause.
 pub(super) use crate::backend::host_errors::NO_HOST_ERROR;
@@ -66,8 +74,10 @@ const OUTPUT_SIZE: usize = 40;
 #[derive(Debug, Default)]
 pub(super) struct Output {
     /// The result JSON; for a thrown value, its `String()` form if it has
-    /// no usable name and message.
+    /// no usable name and message. `None` for [`Status::OkBytes`].
     pub text: Option<String>,
+    /// The result's bytes, for [`Status::OkBytes`].
+    pub bytes: Option<Vec<u8>>,
     /// The rest describe a thrown value.
     pub stack: Option<String>,
     pub host_error: Option<u32>,
@@ -126,7 +136,7 @@ fn word(data: &[u8], at: usize) -> Option<u32> {
 }
 
 /// Copies the output record at `address` out of linear memory.
-pub(super) fn read_output(memory: &Memory, store: impl AsContext, address: u32) -> Result<Output> {
+pub(super) fn read_output(memory: &Memory, store: impl AsContext, address: u32, status: Status) -> Result<Output> {
     let data = memory.data(&store);
     let broken = || Error::Internal("the wasm guest's output record points outside its memory".into());
     let record = bytes(data, address, OUTPUT_SIZE as u32).ok_or_else(broken)?;
@@ -140,8 +150,16 @@ pub(super) fn read_output(memory: &Memory, store: impl AsContext, address: u32) 
         Ok(Some(utf8(bytes(data, ptr, len).ok_or_else(broken)?)))
     };
     let host_error = field(4)?;
+    let (result_text, result_bytes) = if status == Status::OkBytes {
+        let (ptr, len) = (field(0)?, field(1)?);
+        let raw = if ptr == 0 { Vec::new() } else { bytes(data, ptr, len).ok_or_else(broken)?.to_vec() };
+        (None, Some(raw))
+    } else {
+        (text(0)?, None)
+    };
     Ok(Output {
-        text: text(0)?,
+        text: result_text,
+        bytes: result_bytes,
         stack: text(2)?,
         host_error: (host_error != NO_HOST_ERROR).then_some(host_error),
         name: text(5)?,

@@ -15,6 +15,7 @@ use crate::backend::registry::Unavailable;
 use crate::backend::{Backend, BackendSnapshot};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
+use crate::payload::Payload;
 use crate::spec::LoadSpec;
 
 pub(super) struct Wasm {
@@ -72,7 +73,7 @@ impl Backend for Wasm {
         self.spec.handlers.contains_key(name)
     }
 
-    fn call(&mut self, handler: &str, event_json: &str, gc: bool) -> Result<String> {
+    fn call(&mut self, handler: &str, event_json: &str, gc: bool) -> Result<Payload> {
         if self.broken {
             return Err(Error::Internal("a failed restore left the wasm guest's memory inconsistent".into()));
         }

@@ -6,10 +6,12 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::abi::{bytes, utf8, ReplyStatus, IMPORT_MODULE, NO_HOST_ERROR, REPLY_SIZE};
+use super::abi::{bytes, utf8, ReplyStatus, BINARY_ARGUMENT_SIZE, IMPORT_MODULE, NO_HOST_ERROR, REPLY_SIZE};
 use super::instance::stack_position;
 use super::modules::Loaded;
 use super::state::GuestState;
+use crate::host_call::HostArgs;
+use crate::payload::Payload;
 
 type Result<T> = wasmtime::Result<T>;
 
@@ -74,7 +76,7 @@ pub(super) fn define(linker: &mut Linker<GuestState>) -> Result<()> {
                     (ReplyStatus::Ok, NO_HOST_ERROR)
                 }
                 Ok(Loaded::HostModule { index, functions }) => {
-                    // NUL-separated: function names are identifiers.
+                    // NUL-separated: registration refuses names holding a NUL.
                     state.reply = functions.join("\0").into_bytes();
                     state.reply.push(0);
                     (ReplyStatus::HostModule, index)
@@ -96,10 +98,13 @@ pub(super) fn define(linker: &mut Linker<GuestState>) -> Result<()> {
          function: u32,
          args: u32,
          args_len: u32,
+         binary: u32,
+         binary_count: u32,
          reply: u32|
          -> Result<()> {
             let (data, state) = split(&mut caller)?;
             let args_json = utf8(guest_bytes(data, args, args_len)?);
+            let binary_args = binary_arguments(data, binary, binary_count)?;
             let host_function = state
                 .host_functions
                 .get(module as usize)
@@ -108,12 +113,16 @@ pub(super) fn define(linker: &mut Linker<GuestState>) -> Result<()> {
                 .ok_or_else(|| wasmtime::format_err!("the guest called unknown host function {module}.{function}"))?;
             // The host function runs with no borrow of guest memory held: it
             // may take long, call Python, or kill this very sandbox.
-            let outcome = host_function(&args_json);
+            let outcome = host_function(HostArgs { json: &args_json, bytes: &binary_args });
             let (data, state) = split(&mut caller)?;
             let (status, tag) = match outcome {
-                Ok(result_json) => {
+                Ok(Payload::Json(result_json)) => {
                     state.reply = result_json.into_bytes();
                     (ReplyStatus::Ok, NO_HOST_ERROR)
+                }
+                Ok(Payload::Bytes(result)) => {
+                    state.reply = result;
+                    (ReplyStatus::Bytes, NO_HOST_ERROR)
                 }
                 Err(failure) => {
                     state.reply = failure.message.clone().into_bytes();
@@ -151,6 +160,26 @@ fn split<'a>(caller: &'a mut Caller<'_, GuestState>) -> Result<(&'a mut [u8], &'
 
 fn guest_bytes(data: &[u8], ptr: u32, len: u32) -> Result<&[u8]> {
     bytes(data, ptr, len).ok_or_else(|| wasmtime::format_err!("the guest passed a buffer outside its memory"))
+}
+
+/// The `Uint8Array` arguments the guest lists at `at` (guest.c's
+/// `BinaryArgument` records), copied out of its memory, by position.
+fn binary_arguments(data: &[u8], at: u32, count: u32) -> Result<Vec<(usize, Vec<u8>)>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let size = (count as usize)
+        .checked_mul(BINARY_ARGUMENT_SIZE)
+        .and_then(|size| u32::try_from(size).ok())
+        .ok_or_else(|| wasmtime::format_err!("the guest listed too many binary arguments"))?;
+    let records = guest_bytes(data, at, size)?;
+    records
+        .chunks_exact(BINARY_ARGUMENT_SIZE)
+        .map(|record| {
+            let field = |i: usize| u32::from_le_bytes([record[i], record[i + 1], record[i + 2], record[i + 3]]);
+            Ok((field(0) as usize, guest_bytes(data, field(4), field(8))?.to_vec()))
+        })
+        .collect()
 }
 
 fn write_reply(data: &mut [u8], at: u32, status: ReplyStatus, len: usize, tag: u32) -> Result<()> {

@@ -14,6 +14,7 @@ use super::state::GuestState;
 use crate::backend::outcome::{call_result, Ending, Heap, Thrown};
 use crate::error::{Error, Result};
 use crate::interrupt::CallState;
+use crate::payload::Payload;
 use crate::spec::LoadSpec;
 
 /// Room kept, on both of the guest's stacks, past QuickJS's recursion limit
@@ -132,7 +133,7 @@ impl Instance {
     }
 
     /// Calls handler number `index` with `event` (JSON text).
-    pub(super) fn call(&mut self, index: u32, event: &str, gc: bool) -> Result<String> {
+    pub(super) fn call(&mut self, index: u32, event: &str, gc: bool) -> Result<Payload> {
         self.enter();
         let Some(event_ptr) = self.put(event.as_bytes())? else {
             let heap = Heap { limit: self.store.data().spec.guest.heap_size, refused: true };
@@ -190,7 +191,7 @@ impl Instance {
 
     fn finish(&mut self, status: i32) -> Result<Finished> {
         let status = Status::from_code(status)?;
-        let output = abi::read_output(&self.exports.memory, &self.store, self.output)?;
+        let output = abi::read_output(&self.exports.memory, &self.store, self.output, status)?;
         let state = self.store.data_mut();
         let heap = Heap { limit: state.spec.guest.heap_size, refused: state.limiter.take_refused() };
         Ok(Finished { status, output, heap })

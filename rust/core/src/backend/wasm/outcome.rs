@@ -5,6 +5,7 @@ use super::abi::{Output, Status};
 use crate::backend::host_errors::HostErrors;
 use crate::backend::outcome::{self, Ending, Heap, Thrown};
 use crate::error::{Error, Result};
+use crate::payload::Payload;
 
 /// Everything known when a guest call returned.
 pub(super) struct Finished {
@@ -28,6 +29,7 @@ impl Finished {
         };
         Ok(match self.status {
             Status::Ok => Ending::Returned(self.output.text.unwrap_or_default()),
+            Status::OkBytes => Ending::ReturnedBytes(self.output.bytes.unwrap_or_default()),
             Status::Thrown => Ending::Threw(thrown(self.output)),
             Status::BadEvent => Ending::BadEvent(thrown(self.output)),
             Status::NotSerializable => Ending::NotSerializable(thrown(self.output)),
@@ -40,7 +42,7 @@ impl Finished {
 }
 
 /// The result of `hl_call`.
-pub(super) fn call(finished: Finished, errors: &HostErrors) -> Result<String> {
+pub(super) fn call(finished: Finished, errors: &HostErrors) -> Result<Payload> {
     if finished.status == Status::NotAFunction {
         return Err(Error::Internal("the wasm guest refused the call (NotAFunction)".into()));
     }
