@@ -26,6 +26,7 @@ mod text;
 
 pub use error::{Error, GuestFailure, HostCallError, HostCause, MonitorError, Result};
 pub use interrupt::InterruptHandle;
+pub use monitor::ExecutionStats;
 pub use sandbox::{JSSandbox, LoadedJSSandbox, ProtoJSSandbox, SandboxBuilder, Snapshot};
 pub use script::Script;
 pub use spec::{HostFunction, PrintFn};
