@@ -35,8 +35,10 @@ impl CallClock {
     /// on Linux (the vDSO serves no thread CPU clock), about 1.5 µs on a
     /// small VM: a third of an unmonitored round trip, nothing next to a
     /// monitored one.
-    pub(crate) fn start(cpu: bool) -> Self {
-        Self { cpu: if cpu { this_thread_cpu_time() } else { None }, wall: Instant::now() }
+    /// `wall`: when the guest starts (read by the caller, who may have
+    /// one at hand).
+    pub(crate) fn start(cpu: bool, wall: Instant) -> Self {
+        Self { cpu: if cpu { this_thread_cpu_time() } else { None }, wall }
     }
 
     /// The stats once the guest is done; `terminated_by` as the kill path
