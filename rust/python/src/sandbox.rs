@@ -275,6 +275,10 @@ impl JSSandbox {
     }
 }
 
+/// `(wall_clock, cpu_time, terminated_by)`, times in seconds: what
+/// `hyperlight_js.ExecutionStats` is made from.
+type CallStats = (f64, Option<f64>, Option<String>);
+
 #[pyclass(frozen, module = "hyperlight_js._native")]
 pub struct LoadedJSSandbox {
     inner: Mutex<Option<core::LoadedJSSandbox>>,
@@ -350,15 +354,11 @@ impl LoadedJSSandbox {
 
     /// `(wall_clock, cpu_time, terminated_by)` of the last call, times in
     /// seconds; `None` before any call and after one refused before it ran.
-    fn last_call_stats(&self, py: Python<'_>) -> PyResult<Option<(f64, Option<f64>, Option<String>)>> {
+    fn last_call_stats(&self, py: Python<'_>) -> PyResult<Option<CallStats>> {
         let mut guard = lock(py, &self.inner)?;
         let sandbox = live(py, &mut guard, "LoadedJSSandbox", "unload")?;
         Ok(sandbox.last_call_stats().map(|stats| {
-            (
-                stats.wall_clock.as_secs_f64(),
-                stats.cpu_time.map(|cpu| cpu.as_secs_f64()),
-                stats.terminated_by.clone(),
-            )
+            (stats.wall_clock.as_secs_f64(), stats.cpu_time.map(|cpu| cpu.as_secs_f64()), stats.terminated_by.clone())
         }))
     }
 
