@@ -18,6 +18,7 @@ from hyperlight_js import (
     ExecutionCancelled,
     ExecutionStats,
     HandlerNotFoundError,
+    SandboxBusyError,
     SandboxBuilder,
     WallClockMonitor,
     metrics,
@@ -267,3 +268,30 @@ def test_dropping_a_loaded_sandbox_lowers_its_gauge(load: LoadFn) -> None:
     del loaded
     time.sleep(0)
     assert _delta(before) == {"active_loaded_js_sandboxes": -1}
+
+
+def test_a_cancelled_async_call_is_terminated_by_task_cancelled(load: LoadFn) -> None:
+    loaded = load(spin=SPIN)
+
+    async def cancel() -> None:
+        task = asyncio.create_task(loaded.call_handler_async("spin"))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel())
+    # The call ends on the executor thread after the task gave up on it.
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            stats = loaded.last_call_stats()
+        except SandboxBusyError:
+            assert time.monotonic() < deadline, "the cancelled call never ended"
+            time.sleep(0.01)
+            continue
+        if stats is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert stats is not None and stats.terminated_by == "task-cancelled"
+    assert loaded.poisoned
