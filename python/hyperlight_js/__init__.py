@@ -44,6 +44,7 @@ from .errors import (
 from .monitor import CpuTimeMonitor, ExecutionMonitor, WallClockMonitor
 from .pool import SandboxPool
 from .snapshot_factory import SnapshotFactory
+from .stats import ExecutionStats
 from .sandbox import (
     InterruptHandle,
     JSSandbox,
@@ -67,6 +68,7 @@ __all__ = [
     "InterruptHandle",
     "SandboxPool",
     "SnapshotFactory",
+    "ExecutionStats",
     "ExecutionMonitor",
     "WallClockMonitor",
     "CpuTimeMonitor",

@@ -86,6 +86,9 @@ class SandboxBuilder:
         machine word."""
     def with_guest_scratch_size(self, size: int) -> None:
         """As :meth:`with_guest_heap_size`, for the guest's stack."""
+    def with_cpu_time_stats(self, enabled: bool) -> None:
+        """Measure every call's CPU time for ``last_call_stats``, not only
+        monitored calls'."""
     def build(self, print_fn: Callable[[str], object] | None = None) -> ProtoJSSandbox:
         """Resolves the backend (``auto`` picks one here, once per process)
         and checks the sizes against it; ``print_fn`` receives each guest
@@ -129,7 +132,12 @@ class JSSandbox:
     def add_handler(self, name: str, script: Script) -> None:
         """Raises ``ValueError`` for an empty name."""
     def remove_handler(self, name: str) -> None:
-        """Raises ``HandlerNotFoundError``."""
+        """Raises ``ValueError`` for an empty name, ``HandlerNotFoundError``
+        for one never added."""
+    @property
+    def poisoned(self) -> bool:
+        """Always ``False`` (it holds no engine); raises
+        ``SandboxConsumedError`` once consumed."""
     def clear_handlers(self) -> None: ...
     def handler_names(self) -> list[str]: ...
     def get_loaded_sandbox(self, monitor: object | None = None, sigint: bool = False) -> LoadedJSSandbox:
@@ -186,6 +194,10 @@ class LoadedJSSandbox:
         Raises ``SnapshotError`` for another sandbox's snapshot."""
     @property
     def poisoned(self) -> bool: ...
+    def last_call_stats(self) -> tuple[float, float | None, str | None] | None:
+        """``(wall_clock, cpu_time, terminated_by)`` of the last call, in
+        seconds; ``None`` before any call and after one refused before it
+        ran. Raises ``SandboxBusyError`` while a call runs."""
     @property
     def backend(self) -> str:
         """The backend that runs the handlers (``auto`` resolved)."""
@@ -260,6 +272,9 @@ class MonitorSignal:
 
 def monitor_terminations() -> dict[str, int]:
     """Calls ended per monitor name since the process started."""
+
+def lifecycle_metrics() -> list[tuple[str, int, bool]]:
+    """hyperlight-js's lifecycle metrics now: ``(name, value, is_gauge)``."""
 
 def monitor_thread_count() -> int | None:
     """The monitor runtime's worker threads; ``None`` before it starts."""

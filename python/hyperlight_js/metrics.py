@@ -1,6 +1,9 @@
 """``monitor_terminations_total{monitor_type=...}``: handlers ended by each
-kind of monitor, counted in the Rust kill path; and each live
-``SandboxPool``'s ``stats()`` as ``sandbox_pool_*{pool=<name>}``.
+kind of monitor, counted in the Rust kill path; hyperlight-js's lifecycle
+metrics (``active_*_js_sandboxes`` gauges, ``*_js_sandboxes_total``,
+``sandbox_loads_total`` and ``sandbox_unloads_total`` counters), kept by
+the Rust core; and each live ``SandboxPool``'s ``stats()`` as
+``sandbox_pool_*{pool=<name>}``.
 
 With ``prometheus_client`` installed, importing ``hyperlight_js`` registers
 a collector on its default registry, so the counter appears on any
@@ -19,6 +22,7 @@ from . import _native
 
 __all__ = [
     "monitor_terminations",
+    "lifecycle_metrics",
     "MonitorTerminationsCollector",
     "register_prometheus_collector",
     "PoolCollector",
@@ -32,11 +36,40 @@ def monitor_terminations() -> dict[str, int]:
     return dict(_native.monitor_terminations())
 
 
+# hyperlight-js's observability guide, in its words.
+_LIFECYCLE_HELP = {
+    "active_proto_js_sandboxes": "Proto JS sandboxes alive in this process.",
+    "active_js_sandboxes": "JS sandboxes alive in this process.",
+    "active_loaded_js_sandboxes": "Loaded JS sandboxes alive in this process.",
+    "proto_js_sandboxes_total": "Proto JS sandboxes created by this process.",
+    "js_sandboxes_total": "JS sandboxes created by this process (load_runtime and unload).",
+    "loaded_js_sandboxes_total": "Loaded JS sandboxes created by this process.",
+    "sandbox_loads_total": "Successful loads (get_loaded_sandbox and load_snapshot).",
+    "sandbox_unloads_total": "Calls of LoadedJSSandbox.unload.",
+}
+
+
+def lifecycle_metrics() -> dict[str, int]:
+    """hyperlight-js's lifecycle metrics now, by name. A stage object
+    counts in its ``active_*`` gauge from its creation until it is consumed
+    by the next stage (``load_runtime()``, a successful load, ``unload()``)
+    or garbage collected; the ``*_total`` counters only grow."""
+    return {name: value for name, value, _gauge in _native.lifecycle_metrics()}
+
+
 class MonitorTerminationsCollector:
-    """A prometheus_client collector for the termination counter."""
+    """A prometheus_client collector for the termination counter and the
+    lifecycle metrics, under hyperlight-js's names."""
 
     def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        for name, value, gauge in _native.lifecycle_metrics():
+            if gauge:
+                yield GaugeMetricFamily(name, _LIFECYCLE_HELP[name], value=value)
+            else:
+                # prometheus_client adds the _total suffix itself.
+                yield CounterMetricFamily(name.removesuffix("_total"), _LIFECYCLE_HELP[name], value=value)
 
         family = CounterMetricFamily(
             "monitor_terminations",

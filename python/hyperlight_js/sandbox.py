@@ -25,6 +25,7 @@ from . import _native
 from ._bridge import RacedSpec
 from .errors import ExecutionCancelled, InvalidEventError
 from .monitor import CpuTimeMonitor, MonitorSpec, Seconds, WallClockMonitor
+from .stats import ExecutionStats
 
 __all__ = ["SandboxBuilder", "ProtoJSSandbox", "JSSandbox", "LoadedJSSandbox", "Script", "Snapshot", "InterruptHandle"]
 
@@ -125,6 +126,15 @@ class SandboxBuilder:
         self._native.with_guest_scratch_size(size)
         return self
 
+    def with_cpu_time_stats(self, enabled: bool = True) -> SandboxBuilder:
+        """Measure the CPU time of every call for
+        :meth:`LoadedJSSandbox.last_call_stats`, not only of monitored calls
+        (off by default: on Linux reading a thread's CPU clock is a system
+        call, which costs an unmonitored round trip about a third more; see
+        docs/api.md)."""
+        self._native.with_cpu_time_stats(bool(enabled))
+        return self
+
     def with_host_print_fn(self, print_fn: Callable[[str], object] | None) -> SandboxBuilder:
         """Receives each ``console.log``/``print`` line (arguments joined by
         spaces, no trailing newline). The default prints to ``sys.stdout``;
@@ -221,6 +231,9 @@ class JSSandbox:
         self._native.add_handler(name, script)
 
     def remove_handler(self, name: str) -> None:
+        """Remove handler ``name``: ``ValueError`` for an empty name (as
+        :meth:`add_handler`), :class:`HandlerNotFoundError` for one never
+        added."""
         self._native.remove_handler(name)
 
     def clear_handlers(self) -> None:
@@ -229,6 +242,14 @@ class JSSandbox:
     @property
     def handler_names(self) -> list[str]:
         return self._native.handler_names()
+
+    @property
+    def poisoned(self) -> bool:
+        """Always ``False``: unlike hyperlight-js's, this stage holds no
+        engine a failure could leave in doubt (a failed load leaves it as it
+        was; :meth:`LoadedJSSandbox.unload` drops a poisoned engine). Here
+        for parity with upstream's ``JSSandbox::poisoned()``."""
+        return self._native.poisoned
 
     def get_loaded_sandbox(self, monitor: MonitorSpec | None = None) -> LoadedJSSandbox:
         """Evaluate the handlers and return the callable sandbox. Their
@@ -401,6 +422,15 @@ class LoadedJSSandbox:
     def poisoned(self) -> bool:
         return self._native.poisoned
 
+    def last_call_stats(self) -> ExecutionStats | None:
+        """The stats of the last call (every way of calling a handler):
+        ``None`` before the first one and after one refused before it ran
+        (poisoned, an unknown or empty handler name, a monitor that did not
+        start); otherwise filled, whether it returned, threw or was
+        terminated. Raises :class:`SandboxBusyError` while a call runs."""
+        stats = self._native.last_call_stats()
+        return None if stats is None else ExecutionStats(*stats)
+
     @property
     def backend(self) -> str:
         """The name of the backend that runs the handlers (``auto`` resolved)."""
@@ -411,7 +441,10 @@ class LoadedJSSandbox:
         return self._native.interrupt_handle()
 
     def unload(self) -> JSSandbox:
-        """Drop the engine and go back to editing handlers."""
+        """Drop the engine (poisoned or not) and go back to the
+        handler-editing stage with no handlers, as hyperlight-js: add them
+        (or others) again before the next load. Snapshots taken before still
+        restore into the sandboxes loaded next, handlers included."""
         return JSSandbox(self._native.unload())
 
 

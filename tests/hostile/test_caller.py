@@ -141,8 +141,9 @@ def test_every_method_refuses_after_unload(load: LoadFn) -> None:
     for call in calls:
         with pytest.raises(SandboxConsumedError):
             call()
-    # The handle survives unload and load.
+    # The handle survives unload and load (unload gives back no handlers).
     handle = loaded.interrupt_handle()
+    again.add_handler("work", WORK)
     reloaded = again.get_loaded_sandbox()
     assert reloaded.interrupt_handle().kill() is False and handle.kill() is False
     assert reloaded.call_handler("work", {"n": 4}) == 6

@@ -29,6 +29,7 @@ mod text;
 pub use error::{Error, GuestFailure, HostCallError, HostCause, MonitorError, Result};
 pub use host_call::HostArgs;
 pub use interrupt::InterruptHandle;
+pub use monitor::ExecutionStats;
 pub use payload::Payload;
 pub use sandbox::{JSSandbox, LoadedJSSandbox, ProtoJSSandbox, SandboxBuilder, Snapshot};
 pub use script::Script;

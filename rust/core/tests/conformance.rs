@@ -23,6 +23,7 @@ mod conformance {
     pub mod monitors;
     pub mod sizes;
     pub mod snapshots;
+    pub mod upstream_api;
 }
 
 use conformance::case::Case;
@@ -37,6 +38,7 @@ const AREAS: &[(&str, &[Case])] = &[
     ("snapshots", snapshots::CASES),
     ("host_functions", host_functions::CASES),
     ("sizes", sizes::CASES),
+    ("upstream_api", upstream_api::CASES),
 ];
 
 fn main() {

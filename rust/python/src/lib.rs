@@ -63,6 +63,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<monitors::MonitorSignal>()?;
     m.add_function(wrap_pyfunction!(monitors::monitor_terminations, m)?)?;
     m.add_function(wrap_pyfunction!(monitors::monitor_thread_count, m)?)?;
+    m.add_function(wrap_pyfunction!(monitors::lifecycle_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(monitors::cpu_clock_support, m)?)?;
     m.add_function(wrap_pyfunction!(backends, m)?)?;
     m.add_function(wrap_pyfunction!(init, m)?)?;

@@ -252,6 +252,12 @@ pub fn monitor_terminations() -> BTreeMap<String, u64> {
     monitor::metrics::monitor_terminations()
 }
 
+/// The lifecycle gauges and counters: `(name, value, is a gauge)`.
+#[pyfunction]
+pub fn lifecycle_metrics() -> Vec<(&'static str, u64, bool)> {
+    hyperlight_js_core::sandbox::metrics::lifecycle_metrics()
+}
+
 #[pyfunction]
 pub fn monitor_thread_count() -> Option<usize> {
     monitor::monitor_thread_count()

@@ -126,6 +126,10 @@ impl SandboxBuilder {
         Ok(())
     }
 
+    fn with_cpu_time_stats(&mut self, enabled: bool) {
+        self.0 = self.0.clone().with_cpu_time_stats(enabled);
+    }
+
     fn with_guest_scratch_size(&mut self, py: Python<'_>, size: &Bound<'_, PyAny>) -> PyResult<()> {
         let bytes = byte_count("guest scratch size", size)?;
         self.0 = self.0.clone().with_guest_scratch_size(bytes).map_err(|e| to_py(py, e))?;
@@ -229,6 +233,13 @@ impl JSSandbox {
         Ok(())
     }
 
+    /// Always `false` while it lives (the core's rule); a consumed one raises.
+    #[getter]
+    fn poisoned(&self, py: Python<'_>) -> PyResult<bool> {
+        let mut guard = lock(py, &self.inner)?;
+        Ok(live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?.poisoned())
+    }
+
     fn handler_names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         let mut guard = lock(py, &self.inner)?;
         Ok(live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?.handler_names().map(str::to_owned).collect())
@@ -264,6 +275,10 @@ impl JSSandbox {
         Ok(InterruptHandle(live(py, &mut guard, "JSSandbox", "get_loaded_sandbox")?.interrupt_handle()))
     }
 }
+
+/// `(wall_clock, cpu_time, terminated_by)`, times in seconds: what
+/// `hyperlight_js.ExecutionStats` is made from.
+type CallStats = (f64, Option<f64>, Option<String>);
 
 #[pyclass(frozen, module = "hyperlight_js._native")]
 pub struct LoadedJSSandbox {
@@ -340,6 +355,16 @@ impl LoadedJSSandbox {
     #[getter]
     fn poisoned(&self) -> bool {
         self.poisoned.load(Ordering::Acquire)
+    }
+
+    /// `(wall_clock, cpu_time, terminated_by)` of the last call, times in
+    /// seconds; `None` before any call and after one refused before it ran.
+    fn last_call_stats(&self, py: Python<'_>) -> PyResult<Option<CallStats>> {
+        let mut guard = lock(py, &self.inner)?;
+        let sandbox = live(py, &mut guard, "LoadedJSSandbox", "unload")?;
+        Ok(sandbox.last_call_stats().map(|stats| {
+            (stats.wall_clock.as_secs_f64(), stats.cpu_time.map(|cpu| cpu.as_secs_f64()), stats.terminated_by.clone())
+        }))
     }
 
     #[getter]

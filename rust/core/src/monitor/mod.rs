@@ -24,6 +24,7 @@ mod monitor_set;
 mod orchestrate;
 pub(crate) mod runtime;
 mod sleep;
+mod stats;
 #[cfg(target_os = "linux")]
 mod timerfd;
 #[cfg(feature = "monitor-wall-clock")]
@@ -33,10 +34,11 @@ mod wall_clock;
 pub use cpu_time::{cpu_clock_support, CpuTimeMonitor};
 pub use execution_monitor::ExecutionMonitor;
 pub use monitor_set::{MonitorList, MonitorSet, Race, Winner};
-pub(crate) use orchestrate::run_watched;
 pub use orchestrate::Watchers;
+pub(crate) use orchestrate::{run_measured, run_watched};
 pub use runtime::{monitor_thread_count, THREADS_ENV};
 pub use sleep::{sleep, sleep_until};
+pub use stats::ExecutionStats;
 #[cfg(feature = "monitor-wall-clock")]
 pub use wall_clock::WallClockMonitor;
 

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::launcher::{self, Launch};
+use super::stats::{CallClock, ExecutionStats};
 use super::{metrics, runtime, MonitorSet, Race, Winner};
 use crate::error::{Error, Result};
 use crate::interrupt::{CallId, CallState};
@@ -36,12 +37,25 @@ pub(crate) fn run_watched<T>(
     watchers: Watchers<'_>,
     body: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
+    run_measured(state, watchers, false, body).0
+}
+
+/// [`run_watched`], with the call's [`ExecutionStats`]: `Some` once `body`
+/// ran (whatever its outcome), `None` if the call failed before it could
+/// (a monitor that did not start). The CPU time is measured on monitored
+/// calls, and on the others if `cpu_time` says so.
+pub(crate) fn run_measured<T>(
+    state: &Arc<CallState>,
+    watchers: Watchers<'_>,
+    cpu_time: bool,
+    body: impl FnOnce() -> Result<T>,
+) -> (Result<T>, Option<ExecutionStats>) {
     let started = Instant::now();
     let race = match watchers.monitor {
-        Some(monitor) => {
-            runtime_ready()?;
-            Some((monitor, monitor.start_race()?))
-        }
+        Some(monitor) => match runtime_ready().and_then(|()| monitor.start_race()) {
+            Ok(race) => Some((monitor, race)),
+            Err(e) => return (Err(e.into()), None),
+        },
         None => None,
     };
     let call = state.begin();
@@ -52,17 +66,24 @@ pub(crate) fn run_watched<T>(
         Ok(watch) => watch,
         Err(e) => {
             state.end();
-            return Err(e.into());
+            return (Err(e.into()), None);
         }
+    };
+    // Unmonitored, `started` is as good as a new reading (only the call's
+    // bookkeeping ran since) and saves one on the cheapest path.
+    let clock = match watch {
+        Some(_) => CallClock::start(true, Instant::now()),
+        None => CallClock::start(cpu_time, started),
     };
     let outcome =
         catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| Err(Error::Internal(panic_message(&*panic))));
-    let winner = watch.and_then(Watch::finish);
+    let winner = watch.and_then(Watch::finish).map(|w| w.name);
     let by_signal = state.sigint_arrived();
     if state.end() {
-        return Err(Error::Cancelled { monitor: winner.map(|w| w.name), by_signal });
+        let stats = clock.stop(winner.clone());
+        return (Err(Error::Cancelled { monitor: winner, by_signal }), Some(stats));
     }
-    outcome
+    (outcome, Some(clock.stop(None)))
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

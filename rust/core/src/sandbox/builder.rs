@@ -28,6 +28,7 @@ impl SandboxBuilder {
             config: SandboxConfig {
                 backend: BackendChoice::Auto,
                 guest: GuestConfig { heap_size: DEFAULT_HEAP_SIZE, stack_size: DEFAULT_SCRATCH_SIZE, print: None },
+                cpu_time_stats: false,
             },
         }
     }
@@ -48,6 +49,15 @@ impl SandboxBuilder {
     /// isolation that runs here; in-process only when named).
     pub fn with_backend(mut self, backend: BackendChoice) -> Self {
         self.config.backend = backend;
+        self
+    }
+
+    /// Whether [`last_call_stats`](crate::LoadedJSSandbox::last_call_stats)
+    /// gives the CPU time of unmonitored calls too (monitored calls always
+    /// have it). Off by default: reading the thread's CPU clock is a system
+    /// call on Linux, measurable on a round trip that does nothing else.
+    pub fn with_cpu_time_stats(mut self, enabled: bool) -> Self {
+        self.config.cpu_time_stats = enabled;
         self
     }
 

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::metrics::Alive;
 use super::{next_sandbox_id, HostFunction, LoadedJSSandbox, SandboxConfig};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
@@ -9,23 +10,44 @@ use crate::script::Script;
 use crate::spec::LoadSpec;
 
 /// A sandbox with its host functions, collecting handlers.
+///
+/// It holds no engine, so unlike hyperlight-js's (whose micro-VM it keeps
+/// between loads) it is never poisoned: [`poisoned`](Self::poisoned) is
+/// always `false`, also for one `unload()`ed from a poisoned loaded sandbox.
 pub struct JSSandbox {
-    pub(super) config: SandboxConfig,
-    pub(super) host_modules: BTreeMap<String, BTreeMap<String, HostFunction>>,
+    pub(super) parts: SandboxParts,
     pub(super) handlers: BTreeMap<String, Script>,
-    pub(super) interrupt: InterruptHandle,
-    pub(super) id: u64,
+    _alive: Alive<JSSandbox>,
+}
+
+/// What a sandbox is besides its handlers and engine: kept by every stage
+/// from `load_runtime()` on, across loads and unloads.
+pub(super) struct SandboxParts {
+    pub config: SandboxConfig,
+    pub host_modules: BTreeMap<String, BTreeMap<String, HostFunction>>,
+    pub interrupt: InterruptHandle,
+    pub id: u64,
+}
+
+impl SandboxParts {
+    pub(super) fn new(config: SandboxConfig, host_modules: BTreeMap<String, BTreeMap<String, HostFunction>>) -> Self {
+        Self { config, host_modules, interrupt: InterruptHandle::new(), id: next_sandbox_id() }
+    }
+
+    fn clone_parts(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            host_modules: self.host_modules.clone(),
+            interrupt: self.interrupt.clone(),
+            id: self.id,
+        }
+    }
 }
 
 impl JSSandbox {
-    pub(super) fn new(config: SandboxConfig, host_modules: BTreeMap<String, BTreeMap<String, HostFunction>>) -> Self {
-        Self {
-            config,
-            host_modules,
-            handlers: BTreeMap::new(),
-            interrupt: InterruptHandle::new(),
-            id: next_sandbox_id(),
-        }
+    /// A sandbox with no handlers.
+    pub(super) fn new(parts: SandboxParts) -> Self {
+        Self { parts, handlers: BTreeMap::new(), _alive: Alive::new() }
     }
 
     /// Adds a handler under `name`; an empty name, one with a NUL, or one
@@ -47,8 +69,12 @@ impl JSSandbox {
         Ok(())
     }
 
-    /// Removes the handler added under `name`.
+    /// Removes the handler added under `name`; an empty name is refused as
+    /// invalid (as by `add_handler`), an unknown one is not found.
     pub fn remove_handler(&mut self, name: &str) -> Result<()> {
+        if name.is_empty() {
+            return Err(Error::InvalidArgument("handler name must not be empty".into()));
+        }
         self.handlers.remove(name).map(|_| ()).ok_or_else(|| Error::HandlerNotFound(name.to_owned()))
     }
 
@@ -60,7 +86,15 @@ impl JSSandbox {
     /// Kills the handlers' top-level code while `get_loaded_sandbox` runs;
     /// the loaded sandbox keeps the same handle.
     pub fn interrupt_handle(&self) -> InterruptHandle {
-        self.interrupt.clone()
+        self.parts.interrupt.clone()
+    }
+
+    /// Always `false`: this stage holds no engine that a failure could
+    /// leave in doubt (a failed load leaves it as it was, and `unload()`
+    /// drops the poisoned engine). Here for parity with hyperlight-js's
+    /// `JSSandbox::poisoned()`.
+    pub fn poisoned(&self) -> bool {
+        false
     }
 
     /// The names of the added handlers, in order.
@@ -79,25 +113,16 @@ impl JSSandbox {
     /// handlers' top-level code raced against monitors: loading runs guest
     /// code, and hostile top-level code must not hang the host either.
     pub fn get_loaded_sandbox_watched(&self, watchers: Watchers<'_>) -> Result<LoadedJSSandbox> {
-        let backend = self.config.backend.resolve()?;
+        let backend = self.parts.config.backend.resolve()?;
         let load = backend.engine()?.load;
         let spec = Arc::new(LoadSpec {
-            guest: self.config.guest.clone(),
-            host_modules: self.host_modules.clone(),
+            guest: self.parts.config.guest.clone(),
+            host_modules: self.parts.host_modules.clone(),
             handlers: self.handlers.clone(),
             imported_sources: Default::default(),
         });
-        let engine = run_watched(&self.interrupt.state, watchers, || load(spec, &self.interrupt))?;
-        Ok(LoadedJSSandbox::new(backend, engine, self.clone_parts()))
-    }
-
-    fn clone_parts(&self) -> JSSandbox {
-        JSSandbox {
-            config: self.config.clone(),
-            host_modules: self.host_modules.clone(),
-            handlers: self.handlers.clone(),
-            interrupt: self.interrupt.clone(),
-            id: self.id,
-        }
+        let interrupt = &self.parts.interrupt;
+        let engine = run_watched(&interrupt.state, watchers, || load(spec, interrupt))?;
+        Ok(LoadedJSSandbox::new(backend, engine, self.parts.clone_parts(), self.handlers.clone()))
     }
 }

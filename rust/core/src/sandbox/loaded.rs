@@ -2,11 +2,13 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::js::SandboxParts;
+use super::metrics::{self, Alive};
 use super::JSSandbox;
 use crate::backend::{Backend, BackendSnapshot, Descriptor};
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
-use crate::monitor::{run_watched, MonitorSet, Watchers};
+use crate::monitor::{run_measured, ExecutionStats, MonitorSet, Watchers};
 use crate::payload::Payload;
 use crate::script::Script;
 
@@ -21,16 +23,19 @@ pub struct LoadedJSSandbox {
     /// Which backend runs it.
     descriptor: &'static Descriptor,
     backend: Box<dyn Backend>,
-    unloaded: JSSandbox,
+    parts: SandboxParts,
     /// The handlers the engine holds now: those it was loaded with, or
     /// those of the snapshot it was last restored to.
     handlers: Arc<BTreeMap<String, Script>>,
     poisoned: Arc<AtomicBool>,
+    last_call_stats: Option<ExecutionStats>,
+    _alive: Alive<LoadedJSSandbox>,
 }
 
 /// A sandbox's whole state to return to, handlers included; only the
-/// sandbox that took it accepts it (also after it was unloaded, edited and
-/// loaded again: restoring then brings back the handlers it captured).
+/// sandbox that took it accepts it (also after it was unloaded, given new
+/// handlers and loaded again: restoring then brings back the handlers it
+/// captured).
 ///
 /// A snapshot can also be saved to a file and loaded in another process
 /// (see [`snapshot_file`](super::snapshot_file)); one loaded from a file
@@ -90,9 +95,23 @@ pub struct CallOptions<'a> {
 }
 
 impl LoadedJSSandbox {
-    pub(super) fn new(descriptor: &'static Descriptor, backend: Box<dyn Backend>, unloaded: JSSandbox) -> Self {
-        let handlers = Arc::new(unloaded.handlers.clone());
-        Self { descriptor, backend, unloaded, handlers, poisoned: Arc::new(AtomicBool::new(false)) }
+    /// A successful load (counted in `sandbox_loads_total`).
+    pub(super) fn new(
+        descriptor: &'static Descriptor,
+        backend: Box<dyn Backend>,
+        parts: SandboxParts,
+        handlers: BTreeMap<String, Script>,
+    ) -> Self {
+        metrics::record_load();
+        Self {
+            descriptor,
+            backend,
+            parts,
+            handlers: Arc::new(handlers),
+            poisoned: Arc::new(AtomicBool::new(false)),
+            last_call_stats: None,
+            _alive: Alive::new(),
+        }
     }
 
     /// Calls the handler `name` with a JSON event, unmonitored; `gc` as in
@@ -116,6 +135,7 @@ impl LoadedJSSandbox {
     /// Calls the handler `name` with a JSON event and these options. A
     /// failure that leaves the engine in doubt ([`Error::poisons`]) poisons
     /// the sandbox; any other leaves it ready for the next call.
+    /// [`last_call_stats`](Self::last_call_stats) describes it afterwards.
     ///
     /// The result is JSON text; a `Uint8Array` result reads as
     /// `JSON.stringify` writes it (`{"0":1,"1":2}`), as upstream's
@@ -127,6 +147,7 @@ impl LoadedJSSandbox {
 
     /// As [`call`](Self::call), a `Uint8Array` result as its bytes.
     pub fn call_payload(&mut self, name: &str, event_json: &str, options: &CallOptions<'_>) -> Result<Payload> {
+        self.last_call_stats = None;
         if self.poisoned() {
             return Err(Error::Poisoned);
         }
@@ -139,7 +160,11 @@ impl LoadedJSSandbox {
         let watchers = Watchers { monitor: options.monitor, interrupt_on_sigint: options.interrupt_on_sigint };
         let backend = &mut self.backend;
         let gc = options.gc.unwrap_or(true);
-        let outcome = run_watched(&self.unloaded.interrupt.state, watchers, || backend.call(name, event_json, gc));
+        let (outcome, stats) =
+            run_measured(&self.parts.interrupt.state, watchers, self.parts.config.cpu_time_stats, || {
+                backend.call(name, event_json, gc)
+            });
+        self.last_call_stats = stats;
         if matches!(&outcome, Err(e) if e.poisons()) {
             self.poisoned.store(true, Ordering::Release);
         }
@@ -153,11 +178,11 @@ impl LoadedJSSandbox {
         }
         let info = SnapshotInfo {
             backend: self.descriptor,
-            heap_size: self.unloaded.config.guest.heap_size,
-            stack_size: self.unloaded.config.guest.stack_size,
+            heap_size: self.parts.config.guest.heap_size,
+            stack_size: self.parts.config.guest.stack_size,
         };
         Ok(Snapshot {
-            sandbox_id: self.unloaded.id,
+            sandbox_id: self.parts.id,
             handlers: self.handlers.clone(),
             data: self.backend.snapshot()?,
             info,
@@ -177,16 +202,12 @@ impl LoadedJSSandbox {
                     .into(),
             ));
         }
-        if snapshot.sandbox_id != self.unloaded.id {
+        if snapshot.sandbox_id != self.parts.id {
             return Err(Error::Snapshot("this snapshot was taken from a different sandbox".into()));
         }
         self.backend.restore(&snapshot.data)?;
-        if !Arc::ptr_eq(&self.handlers, &snapshot.handlers) {
-            // Taken under another load: the handlers to edit after
-            // `unload()` are the ones the engine now holds.
-            self.handlers = snapshot.handlers.clone();
-            self.unloaded.handlers = (*snapshot.handlers).clone();
-        }
+        // Taken under another load, it brings that load's handlers back.
+        self.handlers = snapshot.handlers.clone();
         self.poisoned.store(false, Ordering::Release);
         Ok(())
     }
@@ -203,7 +224,16 @@ impl LoadedJSSandbox {
 
     /// The handle that kills this sandbox's running call from any thread.
     pub fn interrupt_handle(&self) -> InterruptHandle {
-        self.unloaded.interrupt.clone()
+        self.parts.interrupt.clone()
+    }
+
+    /// The stats of the last [`call`](Self::call): `None` before the first
+    /// one, and after one that never reached the guest (refused while
+    /// poisoned, an empty or unknown handler name, a monitor that did not
+    /// start); otherwise filled, whether the call returned, threw or was
+    /// terminated, monitored or not.
+    pub fn last_call_stats(&self) -> Option<&ExecutionStats> {
+        self.last_call_stats.as_ref()
     }
 
     /// The registered name of the backend running it.
@@ -211,8 +241,12 @@ impl LoadedJSSandbox {
         self.descriptor.name
     }
 
-    /// Drops the engine and returns the sandbox to the handler-editing stage.
+    /// Drops the engine (poisoned or not) and returns the sandbox to the
+    /// handler-editing stage with no handlers, as hyperlight-js does: add
+    /// them again (or others) before the next load. Its snapshots still
+    /// restore into the sandboxes it loads next, handlers included.
     pub fn unload(self) -> JSSandbox {
-        self.unloaded
+        metrics::record_unload();
+        JSSandbox::new(self.parts)
     }
 }

@@ -9,6 +9,7 @@
 mod builder;
 mod js;
 mod loaded;
+pub mod metrics;
 mod proto;
 pub mod snapshot_file;
 
@@ -28,6 +29,8 @@ pub use crate::spec::{HostFunction, PrintFn};
 pub(crate) struct SandboxConfig {
     pub backend: crate::backend::BackendChoice,
     pub guest: GuestConfig,
+    /// Measure every call's CPU time, not only monitored calls'.
+    pub cpu_time_stats: bool,
 }
 
 /// Sandboxes are numbered so a snapshot can only go back into its own.

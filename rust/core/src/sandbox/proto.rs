@@ -1,6 +1,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::js::SandboxParts;
+use super::metrics::Alive;
 use super::snapshot_file::{host_module_names, load_spec, snapshot_files};
 use super::{HostFunction, JSSandbox, LoadedJSSandbox, SandboxConfig, Snapshot};
 use crate::error::{Error, Result};
@@ -10,11 +12,12 @@ use crate::monitor::{run_watched, Watchers};
 pub struct ProtoJSSandbox {
     config: SandboxConfig,
     host_modules: BTreeMap<String, BTreeMap<String, HostFunction>>,
+    _alive: Alive<ProtoJSSandbox>,
 }
 
 impl ProtoJSSandbox {
     pub(crate) fn new(config: SandboxConfig) -> Self {
-        Self { config, host_modules: BTreeMap::new() }
+        Self { config, host_modules: BTreeMap::new(), _alive: Alive::new() }
     }
 
     /// Makes `function` importable as `import { name } from "module"`, or
@@ -53,7 +56,7 @@ impl ProtoJSSandbox {
     /// The next stage, where handlers are added; the host functions
     /// registered so far are fixed from here on.
     pub fn load_runtime(self) -> Result<JSSandbox> {
-        Ok(JSSandbox::new(self.config, self.host_modules))
+        Ok(JSSandbox::new(SandboxParts::new(self.config, self.host_modules)))
     }
 
     /// A loaded sandbox in the state of `snapshot` (read from a file, or
@@ -98,12 +101,12 @@ impl ProtoJSSandbox {
             )));
         }
         let spec = Arc::new(load_spec(&saved, self.host_modules.clone(), self.config.guest.print.clone()));
-        let mut sandbox = JSSandbox::new(self.config.clone(), self.host_modules.clone());
-        sandbox.handlers = spec.handlers.clone();
-        let interrupt = sandbox.interrupt_handle();
+        let parts = SandboxParts::new(self.config.clone(), self.host_modules.clone());
+        let handlers = spec.handlers.clone();
+        let interrupt = parts.interrupt.clone();
         let loaded =
             run_watched(&interrupt.state, watchers, || import(spec, &saved.payload, &saved.decoded, &interrupt))?;
-        Ok(LoadedJSSandbox::new(backend, loaded, sandbox))
+        Ok(LoadedJSSandbox::new(backend, loaded, parts, handlers))
     }
 }
 

@@ -49,7 +49,6 @@ fn a_sandbox_unloads_and_loads_again_with_other_handlers(backend: &str) {
     let mut s = sandbox.get_loaded_sandbox().unwrap();
     assert_eq!(s.handle_event("a", "{}", None).unwrap(), r#""a""#);
     let mut sandbox = s.unload();
-    sandbox.remove_handler("a").unwrap();
     sandbox.add_handler("b", Script::from_content("function handler() { return 'b' }", None).unwrap()).unwrap();
     assert_eq!(sandbox.handler_names().collect::<Vec<_>>(), ["b"]);
     let mut s = sandbox.get_loaded_sandbox().unwrap();

@@ -39,7 +39,6 @@ fn a_snapshot_from_before_unload_restores_its_own_handlers(backend: &str) {
     let captured = loaded.snapshot().unwrap();
     assert_eq!(loaded.handle_event("old", "{}", None).unwrap(), r#"["old",1]"#);
     let mut sandbox = loaded.unload();
-    sandbox.clear_handlers();
     sandbox.add_handler("new1", counter("new1")).unwrap();
     sandbox.add_handler("new2", counter("new2")).unwrap();
     let mut reloaded = sandbox.get_loaded_sandbox().unwrap();
