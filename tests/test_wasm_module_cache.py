@@ -119,6 +119,15 @@ def test_an_unwritable_cache_directory_still_works(tmp_path: Path) -> None:
         cache_dir.chmod(0o700)
 
 
+def test_a_cache_directory_that_cannot_be_made_still_works(tmp_path: Path) -> None:
+    """Under a regular file no directory can be made, root or not."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for _ in range(2):
+        lines = run_child(blocker / "cache")
+        assert any("cannot write" in line for line in lines), lines
+
+
 @pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX's")
 def test_a_cache_file_others_may_write_is_not_trusted(tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
