@@ -1,15 +1,16 @@
 //! The process-wide half of the backend: one wasmtime engine, the guest
-//! module compiled once (the expensive part, a fraction of a second) and
+//! module compiled once (the expensive part, most of a second; kept on disk
+//! by [`super::module_cache`] so later processes only load it) and
 //! pre-linked against the host's imports, so a sandbox only instantiates it
 //! (microseconds, plus QuickJS's own start-up).
 
 use std::sync::{Arc, OnceLock};
 
-use wasmtime::{Config, Engine, ExternType, InstancePre, Linker, Module, OptLevel, ProfilingStrategy};
+use wasmtime::{Config, Engine, ExternType, InstancePre, Linker, OptLevel, ProfilingStrategy};
 
 use super::memory::SnapshotMemories;
 use super::state::GuestState;
-use super::{imports, wasi};
+use super::{imports, module_cache, wasi};
 
 /// The guest module, built by build.rs (empty if it could not be).
 static GUEST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.wasm"));
@@ -70,7 +71,7 @@ fn build() -> Result<Shared, String> {
         config.profiler(ProfilingStrategy::PerfMap);
     }
     let engine = Engine::new(&config).map_err(|e| format!("cannot start wasmtime: {e}"))?;
-    let module = Module::new(&engine, GUEST).map_err(|e| format!("cannot compile the wasm guest: {e}"))?;
+    let module = module_cache::load_or_compile(&engine, GUEST)?;
     let initial_memory = module
         .exports()
         .find_map(|export| match export.ty() {

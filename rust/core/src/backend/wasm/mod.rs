@@ -21,8 +21,10 @@
 //! - **Snapshot files** hold that same state (see [`saved`]): loading one
 //!   starts a fresh guest and restores it, without running the handlers'
 //!   load again.
-//! - **Cost**: the module is compiled once per process ([`engine`]); a
-//!   sandbox instantiates it and starts QuickJS in about a millisecond.
+//! - **Cost**: the module is compiled once per machine and kept in the
+//!   user's cache directory ([`module_cache`]), loaded once per process
+//!   ([`engine`]); a sandbox instantiates it and starts QuickJS in about a
+//!   millisecond.
 //!
 //! The guest is built by build.rs from QuickJS's C sources and
 //! `rust/core/guest/wasm/guest.c`; without clang and wasi-libc the crate still builds and
@@ -37,6 +39,7 @@ mod imports;
 mod instance;
 mod limiter;
 mod memory;
+mod module_cache;
 mod modules;
 mod outcome;
 mod saved;
