@@ -702,7 +702,10 @@ static uintptr_t stack_position(void) {
  * the first region of linear memory (--stack-first), so even a check that
  * came too late would trap rather than overwrite data.
  */
+static uint32_t stack_quota;
+
 static void set_stack_limit(uint32_t quota) {
+    stack_quota = quota;
     uintptr_t top = (uintptr_t)__builtin_frame_address(0);
     shadow_floor = top > quota ? top - quota : 0;
     JS_SetMaxStackSize(rt, quota);
@@ -730,12 +733,17 @@ EXPORT(hl_init) int32_t hl_init(uint32_t stack_size, int32_t print) {
 
 /*
  * Evaluates the built-in environment (builtins.js, `source` NUL-terminated)
- * as a global script; the host calls it once, right after hl_init, so the
+ * as a global script, with `setup_stack` bytes of shadow stack; the host calls it once, right after hl_init, so the
  * built-ins are part of every snapshot.
  */
-EXPORT(hl_setup) int32_t hl_setup(const char *source, uint32_t source_len) {
+EXPORT(hl_setup) int32_t hl_setup(const char *source, uint32_t source_len, uint32_t setup_stack) {
     clear_output();
+    /* The built-ins are ours, not the handler's: they are parsed with
+       `setup_stack` bytes of stack whatever scratch size the user chose. */
+    uint32_t handler_quota = stack_quota;
+    set_stack_limit(setup_stack);
     JSValue evaluated = JS_Eval(ctx, source, source_len, "<builtins>", JS_EVAL_TYPE_GLOBAL);
+    set_stack_limit(handler_quota);
     if (JS_IsException(evaluated))
         return report_exception(ST_THROWN);
     JS_FreeValue(ctx, evaluated);

@@ -4,6 +4,11 @@
 //! in-process engine both evaluate when their runtime starts, so the two
 //! cannot differ (docs/builtins.md).
 
+/// Stack the built-ins' script may use while it is parsed and run at
+/// start-up: it is ours, so the handlers' scratch size (as small as 16 KiB)
+/// does not apply to it.
+pub(crate) const SETUP_STACK: usize = 256 * 1024;
+
 /// The script that installs the built-ins (`guest/builtins.js`).
 pub(crate) const SOURCE: &str = include_str!("../../guest/builtins.js");
 

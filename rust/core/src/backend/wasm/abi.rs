@@ -97,7 +97,7 @@ pub(super) struct Exports {
     pub output: TypedFunc<(), u32>,
     pub init: TypedFunc<(u32, i32), i32>,
     pub load: TypedFunc<(u32, u32, u32), i32>,
-    pub setup: TypedFunc<(u32, u32), i32>,
+    pub setup: TypedFunc<(u32, u32, u32), i32>,
     pub call: TypedFunc<(u32, u32, u32, i32), i32>,
     pub reseed: TypedFunc<u64, ()>,
 }

@@ -77,7 +77,7 @@ impl Instance {
             .map_err(|e| trapped(&instance.store, e))?;
         let finished = instance.finish(status)?;
         started(finished)?;
-        instance.setup()?;
+        instance.setup(shadow_stack)?;
         // QuickJS seeds Math.random from the clock; two sandboxes started
         // in the same microsecond would draw the same numbers.
         instance.reseed(fresh_seed()?)?;
@@ -86,12 +86,19 @@ impl Instance {
 
     /// Evaluates the built-in environment (`builtins.js`), shared with the
     /// in-process engine, so it is in the guest before any snapshot.
-    fn setup(&mut self) -> Result<()> {
+    /// They are our code, so they get [`builtins::SETUP_STACK`] of both
+    /// stacks whatever scratch size the handlers were given.
+    fn setup(&mut self, shadow_stack: usize) -> Result<()> {
+        let handler_quota = self.store.data().native_quota;
+        self.store.data_mut().native_quota = quota(builtins::SETUP_STACK, WASM_STACK);
+        self.enter();
+        self.store.data_mut().native_quota = handler_quota;
         let source = builtins::SOURCE;
         let Some(source_ptr) = self.put(source.as_bytes())? else {
             return Err(Error::OutOfMemory { limit: self.store.data().spec.guest.heap_size });
         };
-        let called = self.exports.setup.call(&mut self.store, (source_ptr, source.len() as u32));
+        let setup_stack = quota(builtins::SETUP_STACK, shadow_stack) as u32;
+        let called = self.exports.setup.call(&mut self.store, (source_ptr, source.len() as u32, setup_stack));
         let status = called.map_err(|e| trapped(&self.store, e))?;
         self.free(source_ptr)?;
         let finished = self.finish(status)?;
