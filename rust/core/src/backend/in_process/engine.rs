@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rquickjs::function::Rest;
 use rquickjs::promise::PromiseState;
-use rquickjs::{qjs, Coerced, Context, Ctx, Exception, Function, Module, Object, Persistent, Runtime, Value};
+use rquickjs::{qjs, Context, Ctx, Exception, Function, Module, Object, Persistent, Runtime, Value};
 
 use super::heap::{GuestHeap, HeapStats};
 use super::host_module::HostBindings;
@@ -328,9 +328,11 @@ fn install_console<'js>(ctx: &Ctx<'js>, spec: &LoadSpec) -> rquickjs::Result<()>
         }
     })?;
     let print = spec.guest.print.clone();
-    let raw_print = Function::new(ctx.clone(), move |text: Coerced<String>| {
+    // A lone surrogate must arrive as U+FFFD, not fail the call: `display`
+    // converts lossily (builtins.js hands it String(text)).
+    let raw_print = Function::new(ctx.clone(), move |ctx: Ctx<'js>, text: Value<'js>| {
         if let Some(print) = &print {
-            print(&text.0);
+            print(&display(&ctx, text));
         }
     })?;
     for level in ["log", "info", "warn", "error", "debug"] {
