@@ -54,7 +54,7 @@ def test_console_output_reaches_the_print_function(builder: SandboxBuilder) -> N
     sandbox = builder.with_host_print_fn(lines.append).build().load_runtime()
     sandbox.add_handler("h", "function handler(e) { console.log('a', 1, [2]); console.error({k: 'v'}); print('p'); return null }")
     sandbox.get_loaded_sandbox().handle_event("h", "{}")
-    assert lines == ["a 1 [2]", '{"k":"v"}', "p"]
+    assert lines == ["a 1 [2]\n", '{"k":"v"}\n', "p"]
 
 
 @pytest.mark.backends("hyperlight")
@@ -65,7 +65,7 @@ def test_console_in_the_micro_vm_is_hyperlight_js_console(builder: SandboxBuilde
     sandbox = builder.with_host_print_fn(lines.append).build().load_runtime()
     sandbox.add_handler("h", "function handler(e) { console.log('a', 1, [2]); print('p'); return typeof console.error }")
     assert sandbox.get_loaded_sandbox().call_handler("h") == "undefined"
-    assert lines == ["a 1 2", "p"]
+    assert lines == ["a 1 2\n", "p"]
 
 
 def test_default_print_goes_to_stdout(capsys: pytest.CaptureFixture[str], backend: str) -> None:

@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    builder = SandboxBuilder().with_host_print_fn(lambda line: print(line, file=sys.stderr))
+    builder = SandboxBuilder().with_host_print_fn(lambda text: print(text, end="", file=sys.stderr))
     if args.backend is not None:
         builder = builder.with_backend(args.backend)
     if args.heap_size is not None:

@@ -17,6 +17,7 @@ import logging
 import importlib
 import re
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, Union
@@ -74,7 +75,10 @@ def _escape_control(match: re.Match[str]) -> str:
 
 
 def _print_line(line: str) -> None:
-    print(_TERMINAL_CONTROLS.sub(_escape_control, line))
+    # The guest's text carries its own newline (console.log ends its line
+    # with one, as upstream's does; print() adds none).
+    sys.stdout.write(_TERMINAL_CONTROLS.sub(_escape_control, line))
+    sys.stdout.flush()
 
 
 def _watch_sigint() -> bool:

@@ -176,6 +176,21 @@ CASES: list[BuiltinCase] = [
         KILLED,
         heap=256 * MiB,
     ),
+    # --- upstream's built-in environment (docs/builtins.md) ------------------
+    BuiltinCase(
+        # One HMAC fed a megabyte at a time, forever.
+        "crypto-hmac-update-loop",
+        "const h = require('crypto').createHmac('sha512', 'k'); const d = 'x'.repeat(2 ** 20); for (;;) h.update(d)",
+        KILLED_OR_OOM,
+        heap=256 * MiB,
+    ),
+    BuiltinCase(
+        # One call on a 64 MiB base64 string.
+        "string-bytesFrom-huge",
+        "return String.bytesFrom('QUJD'.repeat(2 ** 24), 'base64url').length",
+        KILLED_OR_OOM,
+        heap=256 * MiB,
+    ),
 ]
 
 SANITY = "function handler() { return [3, 1, 2].sort().join() + JSON.stringify({ a: 'x'.repeat(3) }) }"

@@ -15,7 +15,7 @@ def test_a_lone_surrogate_is_replaced_not_dropped_in_console_lines(builder: Sand
     sandbox = builder.with_host_print_fn(lines.append).build().load_runtime()
     sandbox.add_handler("h", r"function handler() { console.log('a\uD800b', 'c\uDC00'); print('\uDBFF!'); return 1 }")
     assert sandbox.get_loaded_sandbox().call_handler("h") == 1
-    assert lines == ["a\ufffdb c\ufffd", "\ufffd!"]
+    assert lines == ["a\ufffdb c\ufffd\n", "\ufffd!"]
 
 
 def test_a_lone_surrogate_is_replaced_not_dropped_in_error_messages(builder: SandboxBuilder) -> None:
@@ -31,7 +31,7 @@ def test_paired_surrogates_stay_one_character(builder: SandboxBuilder) -> None:
     sandbox = builder.with_host_print_fn(lines.append).build().load_runtime()
     sandbox.add_handler("h", r"function handler() { console.log('\uD83D\uDE00'); return 0 }")
     sandbox.get_loaded_sandbox().call_handler("h")
-    assert lines == ["\U0001f600"]
+    assert lines == ["\U0001f600\n"]
 
 
 @pytest.mark.parametrize("name", ["\0", "a\0b", "handler\0"])
@@ -60,4 +60,4 @@ def test_a_users_print_function_gets_the_raw_text(builder: SandboxBuilder) -> No
     sandbox = builder.with_host_print_fn(lines.append).build().load_runtime()
     sandbox.add_handler("h", FORGERY)
     sandbox.get_loaded_sandbox().call_handler("h")
-    assert lines == ["\x1b]0;owned\x07\x1b[2J\rfake\x9b31m ok\u202eevil\x7f\ttab\nline"]
+    assert lines == ["\x1b]0;owned\x07\x1b[2J\rfake\x9b31m ok\u202eevil\x7f\ttab\nline\n"]

@@ -353,8 +353,25 @@ static JSValue console_log(JSContext *c, JSValueConst this_val, int argc, JSValu
             return JS_EXCEPTION;
         }
     }
+    /* Upstream's console.log ends its line with a newline (the print
+       function receives it); the "+ 2" above left room for it. */
+    line[total++] = '\n';
     host_print(line, (uint32_t)total);
     free(line);
+    return JS_UNDEFINED;
+}
+
+/* The global `print`: String(text) as it is, no newline (upstream's
+   io.print; builtins.js wraps it as the "io" module's print). */
+static JSValue raw_print(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    if (!print_enabled)
+        return JS_UNDEFINED;
+    size_t len;
+    const char *text = JS_ToCStringLen(c, &len, argc > 0 ? argv[0] : JS_UNDEFINED);
+    if (!text)
+        return JS_EXCEPTION;
+    host_print(text, (uint32_t)len);
+    JS_FreeCString(c, text);
     return JS_UNDEFINED;
 }
 
@@ -362,14 +379,16 @@ static int install_console(void) {
     JSValue global = JS_GetGlobalObject(ctx);
     JSValue console = JS_NewObject(ctx);
     JSValue log = JS_NewCFunction(ctx, console_log, "log", 0);
+    JSValue print = JS_NewCFunction(ctx, raw_print, "print", 1);
     static const char *const levels[] = {"log", "info", "warn", "error", "debug"};
-    int failed = JS_IsException(console) || JS_IsException(log);
+    int failed = JS_IsException(console) || JS_IsException(log) || JS_IsException(print);
     for (size_t i = 0; !failed && i < countof(levels); i++)
         failed = JS_SetPropertyStr(ctx, console, levels[i], JS_DupValue(ctx, log)) < 0;
     if (!failed)
         failed = JS_SetPropertyStr(ctx, global, "console", JS_DupValue(ctx, console)) < 0;
     if (!failed)
-        failed = JS_SetPropertyStr(ctx, global, "print", JS_DupValue(ctx, log)) < 0;
+        failed = JS_SetPropertyStr(ctx, global, "print", JS_DupValue(ctx, print)) < 0;
+    JS_FreeValue(ctx, print);
     JS_FreeValue(ctx, log);
     JS_FreeValue(ctx, console);
     JS_FreeValue(ctx, global);
@@ -683,7 +702,10 @@ static uintptr_t stack_position(void) {
  * the first region of linear memory (--stack-first), so even a check that
  * came too late would trap rather than overwrite data.
  */
+static uint32_t stack_quota;
+
 static void set_stack_limit(uint32_t quota) {
+    stack_quota = quota;
     uintptr_t top = (uintptr_t)__builtin_frame_address(0);
     shadow_floor = top > quota ? top - quota : 0;
     JS_SetMaxStackSize(rt, quota);
@@ -706,6 +728,25 @@ EXPORT(hl_init) int32_t hl_init(uint32_t stack_size, int32_t print) {
         return ST_OUT_OF_MEMORY;
     if (install_console() < 0)
         return report_exception(ST_THROWN);
+    return ST_OK;
+}
+
+/*
+ * Evaluates the built-in environment (builtins.js, `source` NUL-terminated)
+ * as a global script, with `setup_stack` bytes of shadow stack; the host calls it once, right after hl_init, so the
+ * built-ins are part of every snapshot.
+ */
+EXPORT(hl_setup) int32_t hl_setup(const char *source, uint32_t source_len, uint32_t setup_stack) {
+    clear_output();
+    /* The built-ins are ours, not the handler's: they are parsed with
+       `setup_stack` bytes of stack whatever scratch size the user chose. */
+    uint32_t handler_quota = stack_quota;
+    set_stack_limit(setup_stack);
+    JSValue evaluated = JS_Eval(ctx, source, source_len, "<builtins>", JS_EVAL_TYPE_GLOBAL);
+    set_stack_limit(handler_quota);
+    if (JS_IsException(evaluated))
+        return report_exception(ST_THROWN);
+    JS_FreeValue(ctx, evaluated);
     return ST_OK;
 }
 

@@ -7,6 +7,7 @@
 //! native form into `outcome`'s terms, and reported from there the same
 //! way for all of them.
 
+pub(crate) mod builtins;
 mod choice;
 pub(crate) mod handler;
 pub(crate) mod host_errors;

@@ -15,6 +15,7 @@ pub const CASES: &[Case] = &[
     case!(a_thrown_error_keeps_its_name_and_stack),
     case!(console_and_print_reach_the_print_function),
     case!(a_uint8array_result_is_bytes_or_the_json_stringify_text),
+    case!(upstreams_builtin_hmac_and_bytes_from),
 ];
 
 fn events_and_results_round_trip_as_json(backend: &str) {
@@ -63,7 +64,8 @@ fn console_and_print_reach_the_print_function(backend: &str) {
         .unwrap();
     let source = "function handler() { console.log('hi', 1, {a: [1]}); print('p'); return 0 }";
     load(proto, &[("h", source)]).unwrap().handle_event("h", "{}", None).unwrap();
-    assert_eq!(*lines.lock().unwrap(), [r#"hi 1 {"a":[1]}"#, "p"]);
+    // console.log ends its line with "\n", as upstream's; print adds nothing.
+    assert_eq!(*lines.lock().unwrap(), ["hi 1 {\"a\":[1]}\n", "p"]);
 }
 
 /// A handler's `Uint8Array` result: its bytes through `call_payload`, and
@@ -86,4 +88,22 @@ fn a_uint8array_result_is_bytes_or_the_json_stringify_text(backend: &str) {
     assert_eq!(s.call_payload("nested", "{}", &options).unwrap(), Payload::Json(r#"[{"0":1}]"#.into()));
     assert_eq!(s.handle_event("bytes", r#"{"end":3}"#, None).unwrap(), r#"{"0":0,"1":255}"#);
     assert_eq!(s.handle_event("bytes", r#"{"end":1}"#, None).unwrap(), "{}");
+}
+
+/// upstream: src/hyperlight-js/tests/builtin_crypto.rs — the same key, data
+/// and expected signatures (upstream's assertion), through `require`, and the
+/// `String.bytesFrom` inputs it decodes.
+fn upstreams_builtin_hmac_and_bytes_from(backend: &str) {
+    let source = r#"function handler(e) {
+        var hmac = require('crypto').createHmac('sha256', e.key).update(e.data);
+        return [hmac.digest('base64url'), hmac.digest('base64'), hmac.digest('hex'),
+                String.bytesFrom("SGVsbG8gV29ybGQhIQo=", "base64url"),
+                String.bytesFrom("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9", "base64url")];
+    }"#;
+    let event = r#"{"key":"TULWi2fOzLr9GcJeArpS4o135bEGmFhdUjpBSxUeJxXtIlx6qh","data":"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJUZXN0U3ViamVjdCIsIm5hbWUiOiJUZXN0IFVzZXIiLCJpYXQiOjE3MTg4OTE5MTksIm5iZiI6MTcxODg5MTkxOSwiZXhwIjoxODc2NjU4MzQ2fQ"}"#;
+    let mut s = loaded(backend, &[("h", source)]);
+    assert_eq!(
+        s.handle_event("h", event, None).unwrap(),
+        r#"["uRMcKIrmGTb0LDN0IxDF0kyS8zy2E5RZwV_L66XGHg8","uRMcKIrmGTb0LDN0IxDF0kyS8zy2E5RZwV/L66XGHg8=","b9131c288ae61936f42c33742310c5d24c92f33cb6139459c15fcbeba5c61e0f","Hello World!!\n","{\"alg\":\"HS256\",\"typ\":\"JWT\"}"]"#
+    );
 }

@@ -2,9 +2,9 @@
 //!
 //! In the micro-VM, `console.log` and `print` write to the guest's C stdout,
 //! which hyperlight-js flushes to the host after each of them; `console.log`
-//! adds a newline. The print function receives one line per call with no
-//! trailing newline, as on the other backends, so that newline is dropped.
-//! (Text longer than the guest's stdout buffer arrives in more than one call.)
+//! adds a newline. The print function receives that text as it is, newline
+//! included, as on the other backends (docs/builtins.md). (Text longer than
+//! the guest's stdout buffer arrives in more than one call.)
 
 use hyperlight_js::HostPrintFn;
 
@@ -12,7 +12,7 @@ use crate::spec::PrintFn;
 
 pub(super) fn print_fn(print: PrintFn) -> HostPrintFn {
     HostPrintFn::from(move |text: String| -> hyperlight_js::Result<i32> {
-        print(text.strip_suffix('\n').unwrap_or(&text));
+        print(&text);
         Ok(i32::try_from(text.len()).unwrap_or(i32::MAX))
     })
 }

@@ -12,6 +12,7 @@ use super::host_module::HostBindings;
 use super::loader::{ModuleLoader, ModuleResolver};
 use super::sizes::MIN_SCRATCH_SIZE;
 use super::values::{display, thrown};
+use crate::backend::builtins;
 use crate::backend::handler::{module_name, with_handler_export, HANDLER_BINDING};
 use crate::backend::host_errors::HostErrors;
 use crate::backend::outcome::{self, Ending, Heap, Thrown};
@@ -101,7 +102,10 @@ impl Engine {
                 sources: spec.imported_sources.clone(),
                 budget: spec.guest.heap_size,
             },
-            ModuleLoader { sources: spec.imported_sources.clone() },
+            ModuleLoader {
+                host_modules: spec.host_modules.keys().cloned().collect(),
+                sources: spec.imported_sources.clone(),
+            },
         );
         let context =
             Context::full(&runtime).map_err(|e| Error::Internal(format!("cannot create a QuickJS context: {e}")))?;
@@ -121,6 +125,7 @@ impl Engine {
             let runs = Runs { errors: &errors, heap: &heap, heap_limit };
             let _ = ctx.store_userdata(HostBindings { spec: spec.clone(), errors: errors.clone() });
             install_console(&ctx, &spec).map_err(|e| runs.fail(&ctx, e))?;
+            ctx.eval::<(), _>(builtins::SOURCE).map_err(|e| runs.fail(&ctx, e))?;
             let mut handlers = HashMap::new();
             for (name, script) in &spec.handlers {
                 let module = module_name(name, script);
@@ -308,20 +313,32 @@ fn run_job(ctx: &Ctx<'_>) -> rquickjs::Result<bool> {
     }
 }
 
+/// The native part of the built-in environment (the rest is
+/// `builtins.js`): `console.log`, which ends its line with a newline as
+/// upstream's does, and the global `print`, which writes its text as it is.
 fn install_console<'js>(ctx: &Ctx<'js>, spec: &LoadSpec) -> rquickjs::Result<()> {
     let globals = ctx.globals();
     let console = Object::new(ctx.clone())?;
     let print = spec.guest.print.clone();
     let log = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
         if let Some(print) = &print {
-            let line = args.0.into_iter().map(|v| display(&ctx, v)).collect::<Vec<_>>().join(" ");
+            let mut line = args.0.into_iter().map(|v| display(&ctx, v)).collect::<Vec<_>>().join(" ");
+            line.push('\n');
             print(&line);
+        }
+    })?;
+    let print = spec.guest.print.clone();
+    // A lone surrogate must arrive as U+FFFD, not fail the call: `display`
+    // converts lossily (builtins.js hands it String(text)).
+    let raw_print = Function::new(ctx.clone(), move |ctx: Ctx<'js>, text: Value<'js>| {
+        if let Some(print) = &print {
+            print(&display(&ctx, text));
         }
     })?;
     for level in ["log", "info", "warn", "error", "debug"] {
         console.set(level, log.clone())?;
     }
     globals.set("console", console)?;
-    globals.set("print", log)?;
+    globals.set("print", raw_print)?;
     Ok(())
 }

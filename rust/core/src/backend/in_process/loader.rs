@@ -11,6 +11,7 @@ use rquickjs::module::Declared;
 use rquickjs::{Ctx, Error as JsError, Module, Result as JsResult};
 
 use super::host_module::HostModule;
+use crate::backend::builtins;
 use crate::script::{import_read_error, resolve_relative};
 use crate::source_file;
 use crate::spec::SourceCache;
@@ -33,6 +34,9 @@ impl Resolver for ModuleResolver {
         _attributes: Option<ImportAttributes<'js>>,
     ) -> JsResult<String> {
         if self.host_modules.iter().any(|m| m == name) {
+            return Ok(name.to_owned());
+        }
+        if builtins::is_module(name) {
             return Ok(name.to_owned());
         }
         let fail = |message: String| rquickjs::Exception::throw_reference(ctx, &message);
@@ -58,6 +62,7 @@ impl Resolver for ModuleResolver {
 }
 
 pub(super) struct ModuleLoader {
+    pub host_modules: Vec<String>,
     pub sources: SourceCache,
 }
 
@@ -69,6 +74,11 @@ impl Loader for ModuleLoader {
         _attributes: Option<ImportAttributes<'js>>,
     ) -> JsResult<Module<'js, Declared>> {
         if !Path::new(name).is_absolute() {
+            if !self.host_modules.iter().any(|m| m == name) {
+                if let Some(source) = builtins::module_source(name) {
+                    return Module::declare(ctx.clone(), name, source);
+                }
+            }
             return Module::declare_def::<HostModule, _>(ctx.clone(), name);
         }
         // Only what the resolver read (and so checked) is served.

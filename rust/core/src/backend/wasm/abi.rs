@@ -97,6 +97,7 @@ pub(super) struct Exports {
     pub output: TypedFunc<(), u32>,
     pub init: TypedFunc<(u32, i32), i32>,
     pub load: TypedFunc<(u32, u32, u32), i32>,
+    pub setup: TypedFunc<(u32, u32, u32), i32>,
     pub call: TypedFunc<(u32, u32, u32, i32), i32>,
     pub reseed: TypedFunc<u64, ()>,
 }
@@ -119,6 +120,7 @@ impl Exports {
             output: instance.get_typed_func(&mut store, "hl_output")?,
             init: instance.get_typed_func(&mut store, "hl_init")?,
             load: instance.get_typed_func(&mut store, "hl_load")?,
+            setup: instance.get_typed_func(&mut store, "hl_setup")?,
             call: instance.get_typed_func(&mut store, "hl_call")?,
             reseed: instance.get_typed_func(&mut store, "hl_reseed")?,
         })

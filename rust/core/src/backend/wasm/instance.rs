@@ -6,6 +6,7 @@ use std::sync::Arc;
 use wasmtime::{Store, Trap, UpdateDeadline, Val};
 
 use super::abi::{self, Exports, Status};
+use crate::backend::builtins;
 use super::engine::{Shared, WASM_STACK};
 use super::limiter::HeapLimiter;
 use super::memory::{self, Region};
@@ -75,17 +76,33 @@ impl Instance {
             .call(&mut instance.store, (shadow_quota as u32, i32::from(print)))
             .map_err(|e| trapped(&instance.store, e))?;
         let finished = instance.finish(status)?;
-        if finished.status != Status::Ok {
-            return Err(Error::Internal(format!(
-                "QuickJS did not start in the wasm guest ({:?}: {})",
-                finished.status,
-                finished.output.message.or(finished.output.text).unwrap_or_default()
-            )));
-        }
+        started(finished)?;
+        instance.setup(shadow_stack)?;
         // QuickJS seeds Math.random from the clock; two sandboxes started
         // in the same microsecond would draw the same numbers.
         instance.reseed(fresh_seed()?)?;
         Ok(instance)
+    }
+
+    /// Evaluates the built-in environment (`builtins.js`), shared with the
+    /// in-process engine, so it is in the guest before any snapshot.
+    /// They are our code, so they get [`builtins::SETUP_STACK`] of both
+    /// stacks whatever scratch size the handlers were given.
+    fn setup(&mut self, shadow_stack: usize) -> Result<()> {
+        let handler_quota = self.store.data().native_quota;
+        self.store.data_mut().native_quota = quota(builtins::SETUP_STACK, WASM_STACK);
+        self.enter();
+        self.store.data_mut().native_quota = handler_quota;
+        let source = builtins::SOURCE;
+        let Some(source_ptr) = self.put(source.as_bytes())? else {
+            return Err(Error::OutOfMemory { limit: self.store.data().spec.guest.heap_size });
+        };
+        let setup_stack = quota(builtins::SETUP_STACK, shadow_stack) as u32;
+        let called = self.exports.setup.call(&mut self.store, (source_ptr, source.len() as u32, setup_stack));
+        let status = called.map_err(|e| trapped(&self.store, e))?;
+        self.free(source_ptr)?;
+        let finished = self.finish(status)?;
+        started(finished)
     }
 
     /// Gives the guest's Math.random a new state.
@@ -228,4 +245,16 @@ fn trapped(store: &Store<GuestState>, error: wasmtime::Error) -> Error {
         Some(trap) => Error::Internal(format!("the wasm guest trapped: {trap}")),
         None => Error::Internal(format!("the wasm guest failed: {error}")),
     }
+}
+
+/// Refuses a guest whose runtime did not start.
+fn started(finished: Finished) -> Result<()> {
+    if finished.status != Status::Ok {
+        return Err(Error::Internal(format!(
+            "QuickJS did not start in the wasm guest ({:?}: {})",
+            finished.status,
+            finished.output.message.or(finished.output.text).unwrap_or_default()
+        )));
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::backend::builtins;
 use crate::backend::handler::module_name;
 #[cfg(test)]
 use crate::script::Script;
@@ -68,6 +69,9 @@ impl Modules {
         if self.host_modules.iter().any(|(module, _)| module == name) {
             return Ok(name.to_owned());
         }
+        if builtins::is_module(name) {
+            return Ok(name.to_owned());
+        }
         let Some(root) = self.roots.get(base).cloned() else {
             return Err(format!(
                 "cannot import {name:?}: it is not a registered host module (relative imports need a script \
@@ -90,11 +94,13 @@ impl Modules {
     /// The contents of a module `resolve` returned.
     pub(super) fn load(&self, name: &str) -> Result<Loaded, String> {
         if !Path::new(name).is_absolute() {
+            let builtin = || builtins::module_source(name).map(|source| Loaded::Source(source.into()));
             return self
                 .host_modules
                 .iter()
                 .position(|(module, _)| module == name)
                 .map(|index| Loaded::HostModule { index: index as u32, functions: self.host_modules[index].1.clone() })
+                .or_else(builtin)
                 .ok_or_else(|| format!("no host module named {name:?}"));
         }
         let cached = self.sources.lock().unwrap_or_else(|e| e.into_inner()).get(Path::new(name)).cloned();
