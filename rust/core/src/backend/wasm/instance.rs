@@ -6,12 +6,12 @@ use std::sync::Arc;
 use wasmtime::{Store, Trap, UpdateDeadline, Val};
 
 use super::abi::{self, Exports, Status};
-use crate::backend::builtins;
 use super::engine::{Shared, WASM_STACK};
 use super::limiter::HeapLimiter;
 use super::memory::{self, Region};
 use super::outcome::{self, Finished};
 use super::state::GuestState;
+use crate::backend::builtins;
 use crate::backend::outcome::{call_result, Ending, Heap, Thrown};
 use crate::error::{Error, Result};
 use crate::interrupt::CallState;
