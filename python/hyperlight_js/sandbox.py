@@ -12,6 +12,8 @@ Python, Ctrl-C on the main thread, logging, and asyncio.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import inspect
 import json
 import logging
 import importlib
@@ -23,6 +25,7 @@ from typing import Any, Union
 
 from . import _native
 from ._bridge import RacedSpec
+from ._loop import awaited_from, host_function_loop
 from .errors import ExecutionCancelled, InvalidEventError
 from .monitor import CpuTimeMonitor, MonitorSpec, Seconds, WallClockMonitor
 
@@ -144,12 +147,22 @@ class ProtoJSSandbox:
         then ``m.name(...)``. Arguments and the return value travel as JSON.
         If ``fn`` raises, the handler sees a catchable ``HostError``; left
         uncaught, it surfaces as :class:`GuestError` with the Python exception
-        as ``__cause__``."""
+        as ``__cause__``.
+
+        ``fn`` may be ``async``: whenever it returns an awaitable (a coroutine
+        function, or a plain function returning a coroutine or future), that
+        is awaited on an asyncio loop while the guest waits — the package's
+        loop, or the awaiting loop for :meth:`LoadedJSSandbox.call_handler_async`.
+        A monitor or ``kill()`` that ends the call meanwhile cancels the
+        coroutine (it sees ``CancelledError``)."""
         if not callable(fn):
             raise TypeError("fn must be callable")
 
-        def adapter(args_json: str) -> str:
-            return _to_json(fn(*_from_json(args_json)))
+        def adapter(args_json: str) -> str | concurrent.futures.Future[str]:
+            result = fn(*_from_json(args_json))
+            if inspect.isawaitable(result):
+                return _schedule(result)
+            return _to_json(result)
 
         self._native.register(module, name, adapter)
 
@@ -243,6 +256,24 @@ def _compose(
     return monitors
 
 
+async def _as_json(awaitable: Any) -> str:
+    return _to_json(await awaitable)
+
+
+def _schedule(awaitable: Any) -> concurrent.futures.Future[str]:
+    """Starts an async host function's awaitable on its loop; the native
+    side waits for the future (or cancels it when the call is killed)."""
+    coroutine = _as_json(awaitable)
+    try:
+        return asyncio.run_coroutine_threadsafe(coroutine, host_function_loop())
+    except BaseException:
+        # Never started: close both so neither warns it was never awaited.
+        coroutine.close()
+        if inspect.iscoroutine(awaitable):
+            awaitable.close()
+        raise
+
+
 def _discard_outcome(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
@@ -321,7 +352,8 @@ class LoadedJSSandbox:
         loop's default executor, so the loop keeps running. Cancelling the
         awaiting task ends the handler: one still queued never starts; one
         running, or starting at that moment, is terminated by the
-        ``"task-cancelled"`` monitor and the sandbox is poisoned."""
+        ``"task-cancelled"`` monitor and the sandbox is poisoned. Async host
+        functions the handler calls run on this loop."""
         # Raced like a monitor rather than killed through the interrupt
         # handle: a fired signal also ends a call that begins after the
         # cancellation, where kill() would find nothing running yet.
@@ -329,12 +361,15 @@ class LoadedJSSandbox:
         monitors = [*_compose(wall_clock_timeout, cpu_timeout, monitor), cancelled]
         abandoned = threading.Event()
 
+        loop = asyncio.get_running_loop()
+
         def call() -> Any:
             if abandoned.is_set():
                 raise asyncio.CancelledError()
-            return self._call_value(name, event, monitors, gc)
+            with awaited_from(loop):
+                return self._call_value(name, event, monitors, gc)
 
-        future = asyncio.get_running_loop().run_in_executor(None, call)
+        future = loop.run_in_executor(None, call)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

@@ -14,6 +14,7 @@
 
 pub mod backend;
 mod error;
+mod host_wait;
 mod interrupt;
 pub mod monitor;
 pub mod sandbox;
@@ -25,6 +26,7 @@ mod stack;
 mod text;
 
 pub use error::{Error, GuestFailure, HostCallError, HostCause, MonitorError, Result};
+pub use host_wait::{HostWait, HostWaitEnd};
 pub use interrupt::InterruptHandle;
 pub use sandbox::{JSSandbox, LoadedJSSandbox, ProtoJSSandbox, SandboxBuilder, Snapshot};
 pub use script::Script;

@@ -1,12 +1,26 @@
 //! Python callables as host functions and print sinks. They run on the
 //! guest's thread, which holds no GIL while the guest runs, so each call
 //! attaches to the interpreter for just as long as the callable needs.
+//!
+//! An async host function's adapter returns a `concurrent.futures.Future`
+//! (its coroutine already scheduled on an asyncio loop) instead of JSON
+//! text. The guest's thread then waits in the core's
+//! [`InterruptHandle::wait_for_host`] with the GIL released: the future's
+//! done-callback completes the wait, and a kill of the call (monitor,
+//! `kill()`, Ctrl-C) ends it without Python's help. Only then is the GIL
+//! taken again, to read the result or to cancel the future (which cancels
+//! the coroutine on its loop).
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use hyperlight_js_core::{HostCallError, HostCause, HostFunction, InterruptHandle, PrintFn};
+use hyperlight_js_core::{HostCallError, HostCause, HostFunction, HostWait, HostWaitEnd, InterruptHandle, PrintFn};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+
+/// What the guest is told when its call ends while a host coroutine was
+/// still running; the call itself is reported as cancelled.
+const CANCELLED_WHILE_AWAITING: &str =
+    "ExecutionCancelled: the call was ended while the host function was awaited (the coroutine was cancelled)";
 
 /// A host function raised something that is not an `Exception`
 /// (`KeyboardInterrupt` after a Ctrl-C in a blocking host call, `SystemExit`):
@@ -34,23 +48,81 @@ impl HostEscape {
     pub(crate) fn take(&self) -> Option<PyErr> {
         self.raised.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
+
+    /// Waits, without the GIL, for `wait` or a kill of the sandbox's call.
+    /// Before the runtime is loaded (a snapshot's load) there is no handle
+    /// to kill the call with, so the wait is for the result alone.
+    fn wait_for_host(&self, py: Python<'_>, wait: &Arc<HostWait>) -> HostWaitEnd {
+        match self.interrupt.get() {
+            Some(interrupt) => py.detach(|| interrupt.wait_for_host(wait)),
+            None => {
+                py.detach(|| wait.wait());
+                HostWaitEnd::Completed
+            }
+        }
+    }
+}
+
+/// The done-callback of an async host function's future: wakes the guest's
+/// thread. It takes no lock the waiting thread holds while it needs the GIL.
+#[pyclass(frozen, module = "hyperlight_js._native")]
+struct HostCompletion(Arc<HostWait>);
+
+#[pymethods]
+impl HostCompletion {
+    fn __call__(&self, _future: &Bound<'_, PyAny>) {
+        self.0.complete();
+    }
 }
 
 /// `adapter` takes the JSON array of arguments and returns JSON text; the
 /// Python package builds it around the user's function.
 pub(crate) fn host_function(adapter: Py<PyAny>, escape: Arc<HostEscape>) -> HostFunction {
     Arc::new(move |args_json: &str| {
-        Python::attach(|py| match adapter.call1(py, (args_json,)).and_then(|r| r.extract::<String>(py)) {
-            Ok(json) => Ok(json),
-            Err(err) => {
-                let message = format!("{}: {}", type_name(py, &err), err.value(py));
-                if !err.is_instance_of::<PyException>(py) {
-                    escape.escape(err.clone_ref(py));
-                }
-                Err(HostCallError { message, cause: Some(HostCause(Box::new(err))) })
+        Python::attach(|py| {
+            let returned = match adapter.call1(py, (args_json,)) {
+                Ok(returned) => returned.into_bound(py),
+                Err(err) => return Err(failed(py, err, &escape)),
+            };
+            if let Ok(json) = returned.extract::<String>() {
+                return Ok(json);
             }
+            awaited(py, &returned, &escape)
         })
     })
+}
+
+/// The result of the pending `future` an async host function's adapter
+/// returned, or a cancelled future if the call is killed first.
+fn awaited(py: Python<'_>, future: &Bound<'_, PyAny>, escape: &HostEscape) -> Result<String, HostCallError> {
+    let wait = HostWait::new();
+    let completion = Py::new(py, HostCompletion(wait.clone())).map_err(|e| failed(py, e, escape))?;
+    // Runs the callback at once if the future is already done.
+    future.call_method1("add_done_callback", (completion,)).map_err(|e| failed(py, e, escape))?;
+    match escape.wait_for_host(py, &wait) {
+        HostWaitEnd::Completed => {
+            future.call_method0("result").and_then(|r| r.extract::<String>()).map_err(|e| failed(py, e, escape))
+        }
+        HostWaitEnd::Killed => {
+            // Schedules the coroutine's cancellation on its loop; the call's
+            // killed state reports it as cancelled whatever the guest does
+            // with this error.
+            if let Err(err) = future.call_method0("cancel") {
+                err.write_unraisable(py, Some(future));
+            }
+            Err(HostCallError { message: CANCELLED_WHILE_AWAITING.into(), cause: None })
+        }
+    }
+}
+
+/// A host function's Python exception as the guest's error, with the
+/// exception kept as its cause; one that is not an `Exception` ends the call.
+fn failed(py: Python<'_>, err: PyErr, escape: &HostEscape) -> HostCallError {
+    let message = format!("{}: {}", type_name(py, &err), err.value(py));
+    if !err.is_instance_of::<PyException>(py) {
+        escape.escape(err.clone_ref(py));
+    }
+    HostCallError { message, cause: Some(HostCause(Box::new(err))) }
 }
 
 fn type_name(py: Python<'_>, err: &PyErr) -> String {
