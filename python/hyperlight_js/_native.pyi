@@ -24,6 +24,7 @@ handling) also ends the guest on Ctrl-C, which then raises what Python's
 SIGINT handler raises (normally ``KeyboardInterrupt``).
 """
 
+import concurrent.futures
 import datetime
 from collections.abc import Callable, Sequence
 from os import PathLike
@@ -99,13 +100,20 @@ class ProtoJSSandbox:
     """Collects host functions; consumed by ``load_runtime`` or a
     successful ``load_snapshot``."""
 
-    def register(self, module: str, name: str, adapter: Callable[[str], str]) -> None:
+    def register(
+        self, module: str, name: str, adapter: Callable[[str], Union[str, concurrent.futures.Future[str]]]
+    ) -> None:
         """``adapter(args_json) -> result_json`` becomes ``module.name`` in
         the guest; it is called on the guest's thread, attaching to the
         interpreter for the call. An ``Exception`` it raises is a catchable
         ``HostError`` in the guest and the ``__cause__`` of the
         ``GuestError`` if uncaught; anything else (``KeyboardInterrupt``,
         ``SystemExit``) kills the call and is re-raised by it. Holds the GIL.
+        An adapter may instead return a future of the result JSON (an async
+        host function's coroutine, already scheduled on a loop): the guest's
+        thread then waits without the GIL until the future is done — its
+        result or exception counts as the adapter's — or until the call is
+        killed, which cancels the future.
         Raises ``ValueError`` for a name that is not a JavaScript identifier
         or is already registered."""
     def load_runtime(self) -> JSSandbox:

@@ -169,7 +169,10 @@ impl InterruptHandle {
     pub fn wait_for_host(&self, wait: &Arc<HostWait>) -> HostWaitEnd {
         let state = &self.state;
         let previous = state.host_wait.lock().unwrap_or_else(|e| e.into_inner()).replace(wait.clone());
-        let end = wait.wait_unless(|| state.should_stop());
+        // Not `should_stop()`: that kills on a Ctrl-C, and the kill wakes
+        // this very wait, whose lock `wait_unless` holds while it checks.
+        // The engine's own poll kills the call once the host function returns.
+        let end = wait.wait_unless(|| state.is_killed() || state.sigint_arrived());
         *state.host_wait.lock().unwrap_or_else(|e| e.into_inner()) = previous;
         end
     }
@@ -257,6 +260,8 @@ mod tests {
         });
         assert_eq!(handle.wait_for_host(&HostWait::new()), HostWaitEnd::Killed);
         t.join().unwrap();
+        // The engine's next poll is what kills the call.
+        assert!(handle.state.should_stop());
         assert!(handle.state.end());
     }
 
