@@ -11,6 +11,9 @@ that waits on a host promise.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -298,3 +301,52 @@ def test_call_handler_async_timeout_cancels_the_coroutine_on_the_callers_loop(bu
     assert wait.cancelled.is_set()
     assert loaded.poisoned
 
+
+
+CTRL_C_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, os, signal, sys, threading, time
+    from hyperlight_js import SandboxBuilder
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    started, cancelled = threading.Event(), threading.Event()
+
+    async def wait():
+        started.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    proto = SandboxBuilder().with_backend(sys.argv[1]).with_host_print_fn(None).build()
+    proto.register("host", "wait", wait)
+    sandbox = proto.load_runtime()
+    sandbox.add_handler("h", "import { wait } from 'host'; function handler() { return wait() }")
+    loaded = sandbox.get_loaded_sandbox()
+
+    def press_ctrl_c():
+        started.wait(10)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    begun = time.monotonic()
+    try:
+        loaded.call_handler("h")
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt after", round(time.monotonic() - begun, 1))
+    print("cancelled", cancelled.wait(10))
+    print("poisoned", loaded.poisoned)
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the Ctrl-C is sent as a POSIX signal to this process")
+def test_ctrl_c_on_the_main_thread_cancels_the_awaited_coroutine(backend: str) -> None:
+    """As tests/test_sigint.py, with the guest waiting on a host coroutine."""
+    done = subprocess.run([sys.executable, "-c", CTRL_C_SCRIPT, backend], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("KeyboardInterrupt after "), done.stdout
+    assert float(lines[0].split()[-1]) < PROMPTLY
+    assert lines[1:] == ["cancelled True", "poisoned True"]

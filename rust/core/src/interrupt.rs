@@ -171,9 +171,14 @@ impl InterruptHandle {
         let previous = state.host_wait.lock().unwrap_or_else(|e| e.into_inner()).replace(wait.clone());
         // Not `should_stop()`: that kills on a Ctrl-C, and the kill wakes
         // this very wait, whose lock `wait_unless` holds while it checks.
-        // The engine's own poll kills the call once the host function returns.
         let end = wait.wait_unless(|| state.is_killed() || state.sigint_arrived());
         *state.host_wait.lock().unwrap_or_else(|e| e.into_inner()) = previous;
+        if end == HostWaitEnd::Killed {
+            // A Ctrl-C only stopped the wait: kill the call for it now, with
+            // no lock held, so the call ends cancelled whatever the guest
+            // does with the host function's error.
+            state.should_stop();
+        }
         end
     }
 
@@ -260,8 +265,7 @@ mod tests {
         });
         assert_eq!(handle.wait_for_host(&HostWait::new()), HostWaitEnd::Killed);
         t.join().unwrap();
-        // The engine's next poll is what kills the call.
-        assert!(handle.state.should_stop());
+        assert!(handle.state.is_killed());
         assert!(handle.state.end());
     }
 

@@ -107,10 +107,22 @@ fn awaited(py: Python<'_>, future: &Bound<'_, PyAny>, escape: &HostEscape) -> Re
             // Schedules the coroutine's cancellation on its loop; the call's
             // killed state reports it as cancelled whatever the guest does
             // with this error.
-            if let Err(err) = future.call_method0("cancel") {
-                err.write_unraisable(py, Some(future));
-            }
+            cancel(py, future, escape);
             Err(HostCallError { message: CANCELLED_WHILE_AWAITING.into(), cause: None })
+        }
+    }
+}
+
+/// Cancels `future`. After a Ctrl-C on the main thread, Python's pending
+/// `KeyboardInterrupt` is raised by the first Python code that runs, which
+/// is `cancel()` itself: it is kept to be re-raised once the call is over
+/// (as for a host function that raised it), and the cancel is tried again.
+fn cancel(py: Python<'_>, future: &Bound<'_, PyAny>, escape: &HostEscape) {
+    for _ in 0..3 {
+        match future.call_method0("cancel") {
+            Ok(_) => return,
+            Err(err) if !err.is_instance_of::<PyException>(py) => escape.escape(err),
+            Err(err) => return err.write_unraisable(py, Some(future)),
         }
     }
 }
