@@ -24,6 +24,7 @@ handling) also ends the guest on Ctrl-C, which then raises what Python's
 SIGINT handler raises (normally ``KeyboardInterrupt``).
 """
 
+import concurrent.futures
 import datetime
 from collections.abc import Callable, Sequence
 from os import PathLike
@@ -102,7 +103,9 @@ class ProtoJSSandbox:
     """Collects host functions; consumed by ``load_runtime`` or a
     successful ``load_snapshot``."""
 
-    def register(self, module: str, name: str, adapter: Callable[..., str | bytes]) -> None:
+    def register(
+        self, module: str, name: str, adapter: Callable[..., Union[str, bytes, concurrent.futures.Future[str | bytes]]]
+    ) -> None:
         """``adapter(args_json) -> result_json`` becomes ``module[name]`` in
         the guest. A call with ``Uint8Array`` arguments is
         ``adapter(args_json, ((position, bytes), ...))``, the JSON holding
@@ -112,6 +115,11 @@ class ProtoJSSandbox:
         ``HostError`` in the guest and the ``__cause__`` of the
         ``GuestError`` if uncaught; anything else (``KeyboardInterrupt``,
         ``SystemExit``) kills the call and is re-raised by it. Holds the GIL.
+        An adapter may instead return a future of that result (an async
+        host function's coroutine, already scheduled on a loop): the guest's
+        thread then waits without the GIL until the future is done — its
+        result or exception counts as the adapter's — or until the call is
+        killed, which cancels the future.
         Raises ``ValueError`` for an empty name, a name holding NUL, a module
         name that looks like a path, or a name already registered."""
     def load_runtime(self) -> JSSandbox:

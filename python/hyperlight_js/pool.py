@@ -29,6 +29,7 @@ from typing import Any, Literal
 from . import metrics
 from . import _native
 from ._handout import GROW, Handout
+from ._loop import awaited_from
 from .errors import ExecutionCancelled
 from .monitor import MonitorSpec, Seconds
 from .sandbox import LoadedJSSandbox, _compose, _discard_outcome
@@ -270,6 +271,7 @@ class SandboxPool:
         monitors = [*_compose(wall_clock_timeout, cpu_timeout, monitor), cancelled_signal]
         got = await self._handout.take_async(self._timeout(checkout_timeout), self._affinity(tenant))
         abandoned = threading.Event()
+        loop = asyncio.get_running_loop()
 
         def run() -> Any:
             # Checkout, call and checkin all happen here, on the executor thread,
@@ -279,14 +281,15 @@ class SandboxPool:
             try:
                 if abandoned.is_set():
                     raise asyncio.CancelledError()
-                return member.loaded._call_value(handler, event, monitors, None)
+                with awaited_from(loop):
+                    return member.loaded._call_value(handler, event, monitors, None)
             except ExecutionCancelled:
                 cancelled = True
                 raise
             finally:
                 self._checkin(member, cancelled)
 
-        future = asyncio.get_running_loop().run_in_executor(None, run)
+        future = loop.run_in_executor(None, run)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

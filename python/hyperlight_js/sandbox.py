@@ -12,6 +12,8 @@ Python, Ctrl-C on the main thread, logging, and asyncio.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import inspect
 import json
 import logging
 import importlib
@@ -24,6 +26,7 @@ from typing import Any, Union
 
 from . import _native
 from ._bridge import RacedSpec
+from ._loop import awaited_from, host_function_loop
 from .errors import ExecutionCancelled, InvalidEventError
 from .monitor import CpuTimeMonitor, MonitorSpec, Seconds, WallClockMonitor
 from .stats import ExecutionStats
@@ -176,11 +179,18 @@ class ProtoJSSandbox:
         ``Uint8Array`` arrives as ``JSON.stringify`` writes it and ``bytes``
         cannot be returned. If ``fn`` raises, the handler sees a catchable
         ``HostError``; left uncaught, it surfaces as :class:`GuestError` with
-        the Python exception as ``__cause__``."""
+        the Python exception as ``__cause__``.
+
+        ``fn`` may be ``async``: whenever it returns an awaitable (a coroutine
+        function, or a plain function returning a coroutine or future), that
+        is awaited on an asyncio loop while the guest waits — the package's
+        loop, or the awaiting loop for :meth:`LoadedJSSandbox.call_handler_async`.
+        A monitor or ``kill()`` that ends the call meanwhile cancels the
+        coroutine (it sees ``CancelledError``)."""
         if not callable(fn):
             raise TypeError("fn must be callable")
 
-        def adapter(args_json: str, binary: _BinaryArgs = ()) -> str | bytes:
+        def adapter(args_json: str, binary: _BinaryArgs = ()) -> str | bytes | concurrent.futures.Future[str | bytes]:
             # Inline: this is every host call's path, and each extra Python
             # call here showed in the round trip.
             args = _from_json(args_json)
@@ -190,9 +200,12 @@ class ProtoJSSandbox:
             try:
                 return _to_json(result)
             except TypeError:
-                # JSON refuses bytes: bytes-like goes back as a Uint8Array.
+                # JSON refuses bytes and awaitables: bytes-like goes back as a
+                # Uint8Array, an awaitable is awaited on its loop.
                 if isinstance(result, _BINARY_RESULTS):
                     return bytes(result)
+                if inspect.isawaitable(result):
+                    return _schedule(result)
                 raise
 
         self._native.register(module, name, adapter)
@@ -298,6 +311,29 @@ def _compose(
     return monitors
 
 
+async def _as_json(awaitable: Any) -> str | bytes:
+    """An async host function's result as a sync one's would travel: JSON
+    text, or bytes for a Uint8Array."""
+    result = await awaitable
+    if isinstance(result, _BINARY_RESULTS):
+        return bytes(result)
+    return _to_json(result)
+
+
+def _schedule(awaitable: Any) -> concurrent.futures.Future[str | bytes]:
+    """Starts an async host function's awaitable on its loop; the native
+    side waits for the future (or cancels it when the call is killed)."""
+    coroutine = _as_json(awaitable)
+    try:
+        return asyncio.run_coroutine_threadsafe(coroutine, host_function_loop())
+    except BaseException:
+        # Never started: close both so neither warns it was never awaited.
+        coroutine.close()
+        if inspect.iscoroutine(awaitable):
+            awaitable.close()
+        raise
+
+
 def _discard_outcome(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
@@ -381,7 +417,8 @@ class LoadedJSSandbox:
         loop's default executor, so the loop keeps running. Cancelling the
         awaiting task ends the handler: one still queued never starts; one
         running, or starting at that moment, is terminated by the
-        ``"task-cancelled"`` monitor and the sandbox is poisoned."""
+        ``"task-cancelled"`` monitor and the sandbox is poisoned. Async host
+        functions the handler calls run on this loop."""
         # Raced like a monitor rather than killed through the interrupt
         # handle: a fired signal also ends a call that begins after the
         # cancellation, where kill() would find nothing running yet.
@@ -389,12 +426,15 @@ class LoadedJSSandbox:
         monitors = [*_compose(wall_clock_timeout, cpu_timeout, monitor), cancelled]
         abandoned = threading.Event()
 
+        loop = asyncio.get_running_loop()
+
         def call() -> Any:
             if abandoned.is_set():
                 raise asyncio.CancelledError()
-            return self._call_value(name, event, monitors, gc)
+            with awaited_from(loop):
+                return self._call_value(name, event, monitors, gc)
 
-        future = asyncio.get_running_loop().run_in_executor(None, call)
+        future = loop.run_in_executor(None, call)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

@@ -10,6 +10,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::host_wait::{HostWait, HostWaitEnd};
+
 const RUNNING: u64 = 1;
 const KILLED: u64 = 2;
 const FLAGS: u64 = RUNNING | KILLED;
@@ -26,6 +28,9 @@ pub(crate) struct CallState {
     /// Set by the backend when it loads; the lock is only ever held to swap
     /// or clone the Arc, never while calling it.
     kill_hook: Mutex<Option<KillHook>>,
+    /// The host result the running call is blocked on, woken by a kill.
+    /// Like the hook, the lock is only held to swap or clone the Arc.
+    host_wait: Mutex<Option<Arc<HostWait>>>,
 }
 
 impl std::fmt::Debug for CallState {
@@ -38,7 +43,12 @@ const NOT_WATCHING: u64 = u64::MAX;
 
 impl Default for CallState {
     fn default() -> Self {
-        Self { word: AtomicU64::new(0), sigint_mark: AtomicU64::new(NOT_WATCHING), kill_hook: Mutex::new(None) }
+        Self {
+            word: AtomicU64::new(0),
+            sigint_mark: AtomicU64::new(NOT_WATCHING),
+            kill_hook: Mutex::new(None),
+            host_wait: Mutex::new(None),
+        }
     }
 }
 
@@ -116,6 +126,10 @@ impl CallState {
                     if let Some(hook) = hook {
                         hook();
                     }
+                    let waiting = self.host_wait.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    if let Some(waiting) = waiting {
+                        waiting.wake();
+                    }
                     return true;
                 }
                 Err(now) => word = now,
@@ -142,6 +156,30 @@ impl InterruptHandle {
     /// which case nothing happens: a kill never carries over to a later call.
     pub fn kill(&self) -> bool {
         self.state.kill_current()
+    }
+
+    /// Blocks the running call's thread until `wait` is completed or the call
+    /// is killed (by a monitor, [`kill`](Self::kill), or a watched Ctrl-C),
+    /// whichever comes first; a result delivered by then is always taken.
+    ///
+    /// For host functions whose result is produced on another thread: the
+    /// kill wakes this wait directly (no lock of the host's is taken), and
+    /// the host then stops the work it was waiting for. Called outside a
+    /// call, it waits for the result alone.
+    pub fn wait_for_host(&self, wait: &Arc<HostWait>) -> HostWaitEnd {
+        let state = &self.state;
+        let previous = state.host_wait.lock().unwrap_or_else(|e| e.into_inner()).replace(wait.clone());
+        // Not `should_stop()`: that kills on a Ctrl-C, and the kill wakes
+        // this very wait, whose lock `wait_unless` holds while it checks.
+        let end = wait.wait_unless(|| state.is_killed() || state.sigint_arrived());
+        *state.host_wait.lock().unwrap_or_else(|e| e.into_inner()) = previous;
+        if end == HostWaitEnd::Killed {
+            // A Ctrl-C only stopped the wait: kill the call for it now, with
+            // no lock held, so the call ends cancelled whatever the guest
+            // does with the host function's error.
+            state.should_stop();
+        }
+        end
     }
 
     /// Whether a call (or a load's top-level code) is running now.
@@ -176,6 +214,59 @@ mod tests {
         assert!(s.is_killed());
         assert!(s.end());
         assert!(!s.is_killed());
+    }
+
+    #[test]
+    fn a_kill_ends_a_host_wait_and_a_result_ends_it_first() {
+        use std::time::{Duration, Instant};
+        let handle = InterruptHandle::new();
+        handle.state.begin();
+        let wait = HostWait::new();
+        let killer = handle.clone();
+        let started = Instant::now();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            assert!(killer.kill());
+        });
+        assert_eq!(handle.wait_for_host(&wait), HostWaitEnd::Killed);
+        // Woken by the kill, not by the Ctrl-C poll's period or a result.
+        assert!(started.elapsed() < Duration::from_secs(5));
+        t.join().unwrap();
+        assert!(handle.state.host_wait.lock().unwrap().is_none());
+        assert!(handle.state.end());
+
+        // A result delivered before the kill is still taken.
+        handle.state.begin();
+        let wait = HostWait::new();
+        wait.complete();
+        assert!(handle.kill());
+        assert_eq!(handle.wait_for_host(&wait), HostWaitEnd::Completed);
+        assert!(handle.state.end());
+    }
+
+    #[test]
+    fn a_kill_before_the_wait_begins_is_not_lost() {
+        let handle = InterruptHandle::new();
+        handle.state.begin();
+        assert!(handle.kill());
+        assert_eq!(handle.wait_for_host(&HostWait::new()), HostWaitEnd::Killed);
+        assert!(handle.state.end());
+    }
+
+    #[test]
+    fn a_ctrl_c_ends_a_host_wait() {
+        let handle = InterruptHandle::new();
+        let mark = crate::sigint::Mark(crate::sigint::count());
+        handle.state.begin();
+        handle.state.watch_sigint(mark);
+        let t = std::thread::spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            crate::sigint::count_one_for_tests();
+        });
+        assert_eq!(handle.wait_for_host(&HostWait::new()), HostWaitEnd::Killed);
+        t.join().unwrap();
+        assert!(handle.state.is_killed());
+        assert!(handle.state.end());
     }
 
     #[test]

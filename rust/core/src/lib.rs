@@ -15,6 +15,7 @@
 pub mod backend;
 mod error;
 mod host_call;
+mod host_wait;
 mod interrupt;
 pub mod monitor;
 mod payload;
@@ -28,6 +29,7 @@ mod text;
 
 pub use error::{Error, GuestFailure, HostCallError, HostCause, MonitorError, Result};
 pub use host_call::HostArgs;
+pub use host_wait::{HostWait, HostWaitEnd};
 pub use interrupt::InterruptHandle;
 pub use monitor::ExecutionStats;
 pub use payload::Payload;
