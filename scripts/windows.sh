@@ -129,7 +129,10 @@ if [ -n "$WHEEL" ] && [ "$(cat "$OUT/.source-key" 2>/dev/null)" = "$WHEEL_KEY" ]
     log "the wheel in $OUT is built from this source tree; reusing it"
 else
     rm -rf "$OUT"
-    "${BUILD_NICE[@]}" "$MATURIN" build --quiet --release --target "$TARGET" --out "$OUT"
+    # Its own target directory: a different profile, so it shares nothing
+    # with the test binaries' build, and a wheel can be built while the test
+    # binaries are.
+    CARGO_TARGET_DIR=$WORK/wheel "${BUILD_NICE[@]}" "$MATURIN" build --quiet --release --target "$TARGET" --out "$OUT"
     echo "$WHEEL_KEY" >"$OUT/.source-key"
     WHEEL=$(ls "$OUT"/hyperlight_js-*-abi3-win_amd64.whl)
 fi
