@@ -16,11 +16,12 @@
 #   standard library for Windows is built from source (build-std) with
 #   Debian's rustc-web/cargo-web 1.96 and the sources of that release
 #   (rust-web-src); QuickJS's C sources and the link use mingw-w64.
-# - The test binaries (release profile, with the micro-VM backend, so it is
-#   compiled and linked for Windows) and the wheel (without it: see below)
-#   are two builds of the dependency graph; even with equal features they
-#   could not share it, as the tests' dev-dependencies change how cargo
-#   unifies features, and so every dependency's hash. Both are cached.
+# - The test binaries (profile windows-tests: release without LTO, as seven
+#   thin-LTO links of wasmtime cost more than they save; with the micro-VM
+#   backend, so it is compiled and linked for Windows, which type-checks
+#   everything scripts/check-windows.sh used to) and the wheel (release,
+#   without the micro-VM backend: see below) are two builds of the dependency
+#   graph. Both are cached; the wheel is keyed by its sources' hash.
 # - Wine 8 lacks bcryptprimitives.dll (ProcessPrng, which Rust's std needs;
 #   Windows 10 and later always have it): a stand-in forwarding to
 #   BCryptGenRandom (scripts/windows/bcryptprimitives.c) is built into the
@@ -89,12 +90,13 @@ export CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_
 export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
 export CARGO_TARGET_DIR=$WORK
+mkdir -p "$WORK"
 BUILD_NICE=(nice -n 10)
 
 # --- the core's test binaries -------------------------------------------------
 TESTS_JSON=$WORK/test-binaries.json
 # --lib --tests: the examples would be one more LTO link each.
-"${BUILD_NICE[@]}" /usr/bin/cargo test --quiet --no-run --release --target "$TARGET" --lib --tests \
+"${BUILD_NICE[@]}" /usr/bin/cargo test --quiet --no-run --profile windows-tests --target "$TARGET" --lib --tests \
     -p hyperlight-js-core --features "$FEATURES" --message-format=json-render-diagnostics >"$TESTS_JSON"
 mapfile -t TEST_BINARIES < <("$PY_HOST" -c 'import json, sys
 for line in open(sys.argv[1]):
@@ -115,9 +117,25 @@ stage "build: cargo test binaries"
 # import everywhere else (the import check below would refuse it). The
 # backend still compiles and links for Windows: the test binaries above
 # have it.
-rm -rf "$OUT"
-"${BUILD_NICE[@]}" "$MATURIN" build --quiet --release --target "$TARGET" --out "$OUT"
-WHEEL=$(ls "$OUT"/hyperlight_js-*-abi3-win_amd64.whl)
+# Built once per source tree, as scripts/setup.sh does for Linux: the key
+# covers every file the wheel is built from and the compiler.
+WHEEL_KEY=$( {
+    git ls-files -co --exclude-standard -- rust python vendor Cargo.toml Cargo.lock pyproject.toml README.md \
+        | LC_ALL=C sort | while IFS= read -r f; do [ -f "$f" ] && printf '%s\0' "$f"; done | xargs -0 sha256sum
+    "$RUSTC" -vV
+} | sha256sum | cut -c1-32)
+WHEEL=$(ls "$OUT"/hyperlight_js-*-abi3-win_amd64.whl 2>/dev/null | head -n 1 || true)
+if [ -n "$WHEEL" ] && [ "$(cat "$OUT/.source-key" 2>/dev/null)" = "$WHEEL_KEY" ]; then
+    log "the wheel in $OUT is built from this source tree; reusing it"
+else
+    rm -rf "$OUT"
+    # Its own target directory: a different profile, so it shares nothing
+    # with the test binaries' build, and a wheel can be built while the test
+    # binaries are.
+    CARGO_TARGET_DIR=$WORK/wheel "${BUILD_NICE[@]}" "$MATURIN" build --quiet --release --target "$TARGET" --out "$OUT"
+    echo "$WHEEL_KEY" >"$OUT/.source-key"
+    WHEEL=$(ls "$OUT"/hyperlight_js-*-abi3-win_amd64.whl)
+fi
 stage "build: win_amd64 wheel"
 
 # --- the extension module's imports ---------------------------------------------
