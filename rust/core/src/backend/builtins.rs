@@ -6,9 +6,8 @@
 
 /// Stack the built-ins' script may use while it is parsed and run at
 /// start-up: it is ours, so the handlers' scratch size (as small as 16 KiB)
-/// does not apply to it. (In-process, QuickJS runs on the host thread's
-/// stack, so only the wasm guest needs this.)
-#[cfg(feature = "wasm")]
+/// does not apply to it. (In-process, what the calling thread really has
+/// left still caps it.)
 pub(crate) const SETUP_STACK: usize = 256 * 1024;
 
 /// The script that installs the built-ins (`guest/builtins.js`).

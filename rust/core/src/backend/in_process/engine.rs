@@ -121,11 +121,20 @@ impl Engine {
             interrupt: interrupt.clone(),
         };
         let heap_limit = spec.guest.heap_size;
-        let handlers = engine.context.with(|ctx| -> Result<_> {
+        // The built-ins are our code: they run with their own stack
+        // allowance, not the handlers' scratch size (which may be 16 KiB);
+        // what the thread really has left still caps it.
+        engine.runtime.set_max_stack_size(engine_stack(builtins::SETUP_STACK.max(stack_limit), MIN_SCRATCH_SIZE)?);
+        let installed = engine.context.with(|ctx| -> Result<()> {
             let runs = Runs { errors: &errors, heap: &heap, heap_limit };
             let _ = ctx.store_userdata(HostBindings { spec: spec.clone(), errors: errors.clone() });
             install_console(&ctx, &spec).map_err(|e| runs.fail(&ctx, e))?;
-            ctx.eval::<(), _>(builtins::SOURCE).map_err(|e| runs.fail(&ctx, e))?;
+            ctx.eval::<(), _>(builtins::SOURCE).map_err(|e| runs.fail(&ctx, e))
+        });
+        engine.runtime.set_max_stack_size(stack_limit);
+        installed?;
+        let handlers = engine.context.with(|ctx| -> Result<_> {
+            let runs = Runs { errors: &errors, heap: &heap, heap_limit };
             let mut handlers = HashMap::new();
             for (name, script) in &spec.handlers {
                 let module = module_name(name, script);
