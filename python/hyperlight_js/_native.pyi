@@ -184,7 +184,10 @@ class LoadedJSSandbox:
         binary: Literal[True],
     ) -> str | bytes:
         """Runs handler ``name`` on ``event_json`` and returns its result as
-        JSON text; ``gc`` (default true) collects garbage afterwards. A
+        JSON text. ``gc=True`` runs the cycle collector afterwards,
+        ``gc=False`` does not, ``None`` does when the heap grew by more than
+        a sixteenth of its limit (between 64 KiB and 1 MiB) since the
+        last collection. A
         handler that returns a ``Uint8Array`` gives its ``bytes`` when
         ``binary`` is true, else the JSON text ``JSON.stringify`` writes
         for it (``{"0":1,"1":2}``).

@@ -356,8 +356,10 @@ class LoadedJSSandbox:
     def handle_event(self, name: str, event_json: str, gc: bool | None = None) -> str:
         """Call handler ``name`` with an event given as JSON text; returns the
         result as JSON text (a ``Uint8Array`` as ``JSON.stringify`` writes it,
-        ``{"0":1,"1":2}``, as upstream). ``gc`` (default True) runs the JS GC
-        afterwards."""
+        ``{"0":1,"1":2}``, as upstream). ``gc=True`` runs QuickJS's cycle
+        collector after the call, ``gc=False`` never; the default (``None``)
+        runs it only when the heap grew since the last collection by more
+        than a sixteenth of its limit (docs/api.md, "Garbage collection")."""
         return self._native.call(name, event_json, gc, None, _watch_sigint())
 
     def handle_event_with_monitor(

@@ -13,6 +13,7 @@
 //! need the GIL.
 
 pub mod backend;
+pub mod collection;
 mod error;
 mod host_call;
 mod host_wait;

@@ -761,6 +761,11 @@ EXPORT(hl_reseed) void hl_reseed(uint64_t seed) {
         ctx->random_state = seed ? seed : 1;
 }
 
+/* QuickJS's heap after the last collection: GC_WHEN_GROWN's baseline. It
+   lives in linear memory, so snapshots and restores carry it along with
+   the heap it describes. */
+static size_t collected_at;
+
 /*
  * Compiles and evaluates handler module `name` (`source` already ends with
  * the handler export, and is NUL-terminated), driving top-level await to its
@@ -792,15 +797,36 @@ EXPORT(hl_load) int32_t hl_load(const char *name, const char *source, uint32_t s
         return ST_NOT_A_FUNCTION;
     }
     handlers[handler_count++] = handler;
+    /* What loading left is the handlers' state, not garbage to look for. */
+    collected_at = rt->malloc_state.malloc_size;
     return ST_OK;
+}
+
+/* What hl_call does with the cycle collector once it has its result
+   (collection.rs in the host). */
+enum { GC_NEVER = 0, GC_ALWAYS = 1, GC_WHEN_GROWN = 2 };
+
+static bool collects(int32_t gc, uint32_t budget) {
+    size_t used = rt->malloc_state.malloc_size;
+    if (gc == GC_ALWAYS)
+        return true;
+    if (gc == GC_WHEN_GROWN && used > collected_at && used - collected_at > budget)
+        return true;
+    /* A collection during the call (QuickJS's own trigger) may have left
+       the heap smaller than the baseline: growth counts from there. */
+    if (used < collected_at)
+        collected_at = used;
+    return false;
 }
 
 /*
  * Calls handler `index` with the event (JSON text, NUL-terminated). On
  * ST_OK the output text is the result as JSON, on ST_OK_BYTES the bytes of
- * the Uint8Array it returned; otherwise it describes the failure. `gc` runs the cycle collector afterwards.
+ * the Uint8Array it returned; otherwise it describes the failure. Then runs
+ * the cycle collector as `gc` says (GC_WHEN_GROWN: when the heap grew by
+ * more than `budget` bytes since the last collection).
  */
-EXPORT(hl_call) int32_t hl_call(uint32_t index, const char *event, uint32_t event_len, int32_t gc) {
+EXPORT(hl_call) int32_t hl_call(uint32_t index, const char *event, uint32_t event_len, int32_t gc, uint32_t budget) {
     clear_output();
     if (index >= handler_count)
         return ST_BAD_ARGUMENT;
@@ -850,8 +876,9 @@ EXPORT(hl_call) int32_t hl_call(uint32_t index, const char *event, uint32_t even
     }
     if (!stored)
         return ST_OUT_OF_MEMORY;
-    if (gc) {
+    if (collects(gc, budget)) {
         JS_RunGC(rt);
+        collected_at = rt->malloc_state.malloc_size;
         /* Finalizers the collection queued belong to this call. */
         if (drain_jobs() < 0)
             return report_exception(ST_THROWN);

@@ -27,6 +27,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use crate::error::Result;
+use crate::collection::Collection;
 use crate::payload::Payload;
 
 /// A backend's own snapshot data; only the backend that made it reads it.
@@ -39,7 +40,8 @@ pub trait Backend: Send {
 
     /// Runs one call. The sandbox has already marked the call as running on
     /// the interrupt state; the backend must stop soon after it is killed.
-    fn call(&mut self, handler: &str, event_json: &str, gc: bool) -> Result<Payload>;
+    /// `collection` says whether it ends with a run of the cycle collector.
+    fn call(&mut self, handler: &str, event_json: &str, collection: Collection) -> Result<Payload>;
 
     /// The guest's state now, to be given back to [`Backend::restore`].
     fn snapshot(&mut self) -> Result<BackendSnapshot>;

@@ -14,6 +14,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use super::registry::{Descriptor, Unavailable};
+use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 use crate::payload::Payload;
@@ -77,7 +78,7 @@ fn start_and_call(backend: &'static Descriptor, interrupt: &InterruptHandle) -> 
     })?;
     let failed = |step: &str, e: Error| Unavailable::DoesNotStart(format!("{noun} started but {step}: {e}"));
     let snapshot = sandbox.snapshot().map_err(|e| failed("cannot take a snapshot", e))?;
-    match as_one_call(interrupt, || sandbox.call("probe", EVENT, false)) {
+    match as_one_call(interrupt, || sandbox.call("probe", EVENT, Collection::Never)) {
         Ok(Payload::Json(answer)) if answer == EVENT => {}
         Ok(answer) => {
             let answer = answer.into_json();

@@ -6,6 +6,7 @@ use super::js::SandboxParts;
 use super::metrics::{self, Alive};
 use super::JSSandbox;
 use crate::backend::{Backend, BackendSnapshot, Descriptor};
+use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 use crate::monitor::{run_measured, ExecutionStats, MonitorSet, Watchers};
@@ -85,7 +86,10 @@ impl Snapshot {
 /// Per-call settings beyond the handler and event.
 #[derive(Default)]
 pub struct CallOptions<'a> {
-    /// Run the JavaScript GC after the call (default: yes, as hyperlight-js).
+    /// Run QuickJS's cycle collector after the call: `Some(true)` always
+    /// (hyperlight-js's default), `Some(false)` never, `None` when the heap
+    /// grew enough since the last collection for it to find something
+    /// ([`crate::collection`]).
     pub gc: Option<bool>,
     /// Race these monitors against the call.
     pub monitor: Option<&'a dyn MonitorSet>,
@@ -159,10 +163,10 @@ impl LoadedJSSandbox {
         }
         let watchers = Watchers { monitor: options.monitor, interrupt_on_sigint: options.interrupt_on_sigint };
         let backend = &mut self.backend;
-        let gc = options.gc.unwrap_or(true);
+        let collection = Collection::from_option(options.gc, self.parts.config.guest.heap_size);
         let (outcome, stats) =
             run_measured(&self.parts.interrupt.state, watchers, self.parts.config.cpu_time_stats, || {
-                backend.call(name, event_json, gc)
+                backend.call(name, event_json, collection)
             });
         self.last_call_stats = stats;
         if matches!(&outcome, Err(e) if e.poisons()) {

@@ -46,6 +46,7 @@ use super::registry::{Descriptor, Engine, Isolation, SizeFloors, Unavailable};
 use super::{Backend, BackendSnapshot};
 use crate::backend::host_errors::HostErrors;
 use crate::backend::outcome::{load_result, Heap};
+use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 use crate::payload::Payload;
@@ -180,7 +181,7 @@ impl Backend for Hyperlight {
         self.handlers.contains(name)
     }
 
-    fn call(&mut self, handler: &str, event_json: &str, gc: bool) -> Result<Payload> {
+    fn call(&mut self, handler: &str, event_json: &str, collection: Collection) -> Result<Payload> {
         if !self.handlers.contains(handler) {
             return Err(Error::HandlerNotFound(handler.to_owned()));
         }
@@ -194,7 +195,7 @@ impl Backend for Hyperlight {
         }
         self.host_errors.clear();
         let result = self
-            .enter(&glue::handler_id(handler), event_json.to_owned(), gc)
+            .enter(&glue::handler_id(handler), event_json.to_owned(), collects_after(collection))
             .and_then(|envelope| outcome::call_result(&envelope, &self.host_errors, self.sizing.heap));
         self.host_errors.clear();
         result
@@ -245,4 +246,11 @@ fn start_error(error: HyperlightError) -> Error {
         }
         other => Error::Internal(format!("cannot load the micro-VM: {other}")),
     }
+}
+
+/// The micro-VM's runtime is upstream's, which can only be told to collect
+/// or not: the default ([`Collection::WhenGrown`]) keeps upstream's own
+/// default, a collection after every call.
+fn collects_after(collection: Collection) -> bool {
+    collection != Collection::Never
 }

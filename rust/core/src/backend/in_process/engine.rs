@@ -16,6 +16,7 @@ use crate::backend::builtins;
 use crate::backend::handler::{module_name, with_handler_export, HANDLER_BINDING};
 use crate::backend::host_errors::HostErrors;
 use crate::backend::outcome::{self, Ending, Heap, Thrown};
+use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 use crate::payload::Payload;
@@ -41,6 +42,9 @@ pub(super) struct Engine {
     heap: Arc<HeapStats>,
     heap_limit: usize,
     stack_limit: usize,
+    /// Heap in use after the last collection: the baseline of
+    /// [`Collection::WhenGrown`].
+    collected_at: usize,
     interrupt: InterruptHandle,
 }
 
@@ -118,6 +122,7 @@ impl Engine {
             heap: heap.clone(),
             heap_limit: spec.guest.heap_size,
             stack_limit,
+            collected_at: 0,
             interrupt: interrupt.clone(),
         };
         let heap_limit = spec.guest.heap_size;
@@ -157,6 +162,8 @@ impl Engine {
             Ok(handlers)
         });
         engine.handlers = Handlers(handlers?);
+        // What loading left is the handlers' state, not garbage to look for.
+        engine.collected_at = heap.used();
         Ok(engine)
     }
 
@@ -176,7 +183,7 @@ impl Engine {
         &mut self,
         handler: &str,
         event_json: &str,
-        gc: bool,
+        collection: Collection,
         requested_stack: usize,
     ) -> Result<Payload> {
         self.fit_stack(requested_stack)?;
@@ -185,13 +192,22 @@ impl Engine {
         self.heap.take_refused();
         let runs = Runs { errors: &self.errors, heap: &self.heap, heap_limit: self.heap_limit };
         let interrupt = &self.interrupt;
+        let collected_at = &mut self.collected_at;
         let result = self.context.with(|ctx| -> Result<Payload> {
-            let ending = run_handler(&ctx, &persistent, event_json, gc, interrupt, &runs)?;
+            let after = After { collection, collected_at };
+            let ending = run_handler(&ctx, &persistent, event_json, after, interrupt, &runs)?;
             outcome::call_result(ending, runs.heap())
         });
         self.errors.clear();
         result
     }
+}
+
+/// What a call does with the cycle collector once it has its result.
+struct After<'a> {
+    collection: Collection,
+    /// The heap's size after the last collection, updated here.
+    collected_at: &'a mut usize,
 }
 
 /// Runs one handler call to its [`Ending`]; only a failure that is not the
@@ -200,7 +216,7 @@ fn run_handler<'js>(
     ctx: &Ctx<'js>,
     handler: &Persistent<Function<'static>>,
     event_json: &str,
-    gc: bool,
+    after: After<'_>,
     interrupt: &InterruptHandle,
     runs: &Runs<'_>,
 ) -> Result<Ending> {
@@ -233,8 +249,14 @@ fn run_handler<'js>(
             Err(e) => return Ok(Ending::NotSerializable(thrown(e)?)),
         },
     };
-    if gc {
+    let used = runs.heap.used();
+    if !after.collection.collects(used, *after.collected_at) {
+        // A collection during the call (QuickJS's own trigger) may have
+        // left the heap smaller than the baseline: growth counts from there.
+        *after.collected_at = (*after.collected_at).min(used);
+    } else {
         ctx.run_gc();
+        *after.collected_at = runs.heap.used();
         // Finalizers the collection queued belong to this call.
         if let Err(e) = drain_jobs(ctx, interrupt) {
             return Ok(Ending::Threw(thrown(e)?));

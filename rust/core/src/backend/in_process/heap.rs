@@ -27,7 +27,7 @@ impl HeapStats {
         self.refused.swap(false, Ordering::Relaxed)
     }
 
-    #[allow(dead_code)]
+    /// Bytes the engine holds now.
     pub(super) fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
     }

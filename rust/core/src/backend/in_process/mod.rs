@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use super::registry::{Descriptor, Engine as Registered, Isolation, SizeFloors, SnapshotFiles};
 use super::{Backend, BackendSnapshot};
+use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 use crate::payload::Payload;
@@ -86,9 +87,9 @@ impl Backend for InProcess {
         self.spec.handlers.contains_key(name)
     }
 
-    fn call(&mut self, handler: &str, event_json: &str, gc: bool) -> Result<Payload> {
+    fn call(&mut self, handler: &str, event_json: &str, collection: Collection) -> Result<Payload> {
         self.ran_handlers = true;
-        self.engine.call(handler, event_json, gc, self.spec.guest.stack_size)
+        self.engine.call(handler, event_json, collection, self.spec.guest.stack_size)
     }
 
     /// Refused once a handler has run: the engine's heap cannot be copied, so

@@ -4,10 +4,21 @@
 
 use wasmtime::{AsContext, AsContextMut, Global, Instance, Memory, TypedFunc};
 
+use crate::collection::Collection;
 use crate::error::{Error, Result};
 
 /// The import module every host function of the guest lives in.
 pub(super) const IMPORT_MODULE: &str = "hyperlight";
+
+/// `hl_call`'s last two arguments: what it does with the cycle collector
+/// (`GC_NEVER`, `GC_ALWAYS`, `GC_WHEN_GROWN`) and the growth budget.
+pub(super) fn collection(collection: Collection) -> (i32, u32) {
+    match collection {
+        Collection::Never => (0, 0),
+        Collection::Always => (1, 0),
+        Collection::WhenGrown { budget } => (2, u32::try_from(budget).unwrap_or(u32::MAX)),
+    }
+}
 
 /// What `hl_init`, `hl_load` and `hl_call` return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +109,7 @@ pub(super) struct Exports {
     pub init: TypedFunc<(u32, i32), i32>,
     pub load: TypedFunc<(u32, u32, u32), i32>,
     pub setup: TypedFunc<(u32, u32, u32), i32>,
-    pub call: TypedFunc<(u32, u32, u32, i32), i32>,
+    pub call: TypedFunc<(u32, u32, u32, i32, u32), i32>,
     pub reseed: TypedFunc<u64, ()>,
 }
 

@@ -13,6 +13,7 @@ use super::modules::Modules;
 use crate::backend::handler::{module_name, with_handler_export};
 use crate::backend::registry::Unavailable;
 use crate::backend::{Backend, BackendSnapshot};
+use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::interrupt::InterruptHandle;
 use crate::payload::Payload;
@@ -73,13 +74,13 @@ impl Backend for Wasm {
         self.spec.handlers.contains_key(name)
     }
 
-    fn call(&mut self, handler: &str, event_json: &str, gc: bool) -> Result<Payload> {
+    fn call(&mut self, handler: &str, event_json: &str, collection: Collection) -> Result<Payload> {
         if self.broken {
             return Err(Error::Internal("a failed restore left the wasm guest's memory inconsistent".into()));
         }
         let index = *self.handlers.get(handler).ok_or_else(|| Error::HandlerNotFound(handler.to_owned()))?;
         let instance = &mut self.instance;
-        on_host_stack(|| instance.call(index, event_json, gc))
+        on_host_stack(|| instance.call(index, event_json, collection))
     }
 
     /// Exact at any time: everything the guest has is in its linear memory

@@ -13,6 +13,7 @@ use super::outcome::{self, Finished};
 use super::state::GuestState;
 use crate::backend::builtins;
 use crate::backend::outcome::{call_result, Ending, Heap, Thrown};
+use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::interrupt::CallState;
 use crate::payload::Payload;
@@ -150,13 +151,14 @@ impl Instance {
     }
 
     /// Calls handler number `index` with `event` (JSON text).
-    pub(super) fn call(&mut self, index: u32, event: &str, gc: bool) -> Result<Payload> {
+    pub(super) fn call(&mut self, index: u32, event: &str, collection: Collection) -> Result<Payload> {
         self.enter();
         let Some(event_ptr) = self.put(event.as_bytes())? else {
             let heap = Heap { limit: self.store.data().spec.guest.heap_size, refused: true };
             return call_result(Ending::BadEvent(Thrown::default()), heap);
         };
-        let called = self.exports.call.call(&mut self.store, (index, event_ptr, event.len() as u32, i32::from(gc)));
+        let (gc, budget) = abi::collection(collection);
+        let called = self.exports.call.call(&mut self.store, (index, event_ptr, event.len() as u32, gc, budget));
         let status = called.map_err(|e| trapped(&self.store, e))?;
         self.free(event_ptr)?;
         let finished = self.finish(status)?;
