@@ -62,3 +62,38 @@ def test_prometheus_exposition(load: LoadFn) -> None:
     assert f'monitor_terminations_total{{monitor_type="cpu-time"}} {float(count)}' in text
     # Importing hyperlight_js registered it on the default registry too.
     assert "monitor_terminations_total" in prometheus_client.generate_latest().decode()
+
+
+# Each order of imports in a fresh interpreter: the collectors reach the
+# default registry whether the host imported prometheus_client before
+# hyperlight_js or after it, and hyperlight_js alone imports neither it nor
+# asyncio (a process that serves no metrics and runs no Python monitors
+# starts without them).
+_AFTER = """
+import sys
+import hyperlight_js
+assert "prometheus_client" not in sys.modules and "asyncio" not in sys.modules, sorted(
+    m for m in ("prometheus_client", "asyncio") if m in sys.modules)
+import prometheus_client
+"""
+_BEFORE = """
+import prometheus_client
+import hyperlight_js
+"""
+_CHECK = """
+text = prometheus_client.generate_latest().decode()
+assert "monitor_terminations_total" in text and "active_js_sandboxes" in text, text[:400]
+import prometheus_client.exposition
+print("registered")
+"""
+
+
+@pytest.mark.backends("in-process")  # about imports, not a backend
+@pytest.mark.parametrize("order", [_AFTER, _BEFORE], ids=["prometheus-imported-after", "prometheus-imported-before"])
+def test_the_default_registry_gets_the_collectors_in_either_import_order(order: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", order + _CHECK], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "registered"

@@ -14,16 +14,17 @@ on the calling thread, which cancels the awaitables.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import inspect
 from collections.abc import Awaitable, Sequence
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from . import _native
 from ._loop import monitor_loop
 from .errors import ExecutionCancelled, MonitorStartError
 from .monitor import ExecutionMonitor, MonitorSpec
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 
 # What the package itself races besides the user's monitors: a signal it
@@ -69,6 +70,8 @@ class StartedMonitors:
             raise MonitorStartError(
                 f"monitor {name!r} failed to start: get_monitor() returned {type(awaitable).__name__}, not an awaitable"
             )
+        import asyncio  # here, not at import: `import hyperlight_js` stays cheap (CLI start)
+
         signal = _native.MonitorSignal(name)
         future = asyncio.run_coroutine_threadsafe(_watch(awaitable), monitor_loop())
 

@@ -14,14 +14,16 @@ it to look. So an item is never lost between a timeout and a hand-off.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .errors import PoolClosedError, PoolExhaustedError
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["Handout", "GROW"]
 
@@ -186,6 +188,8 @@ class Handout(Generic[T]):
 
     async def take_async(self, timeout: float | None, pick: Pick[T] = _oldest) -> T | _Grow:
         """:meth:`take` for asyncio: waits without blocking the loop."""
+        import asyncio  # here, not at import: `import hyperlight_js` stays cheap (CLI start)
+
         loop = asyncio.get_running_loop()
         woken: asyncio.Future[None] = loop.create_future()
 

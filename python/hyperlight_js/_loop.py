@@ -11,11 +11,14 @@ Async host functions run there too, unless the call was awaited with
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -28,6 +31,8 @@ def monitor_loop() -> asyncio.AbstractEventLoop:
         return loop
     with _lock:
         if _loop is None:
+            import asyncio  # here, not at import: `import hyperlight_js` stays cheap (CLI start)
+
             new_loop = asyncio.new_event_loop()
             ready = threading.Event()
 

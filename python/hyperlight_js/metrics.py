@@ -7,18 +7,26 @@ the Rust core; and each live ``SandboxPool``'s ``stats()`` as
 
 With ``prometheus_client`` installed, importing ``hyperlight_js`` registers
 a collector on its default registry, so the counter appears on any
-``/metrics`` endpoint the host already serves. Use
+``/metrics`` endpoint the host already serves. (When the host has not
+imported prometheus_client yet, that happens as it does: hyperlight_js
+never imports it itself, so processes that serve no metrics start faster.) Use
 :func:`register_prometheus_collector` for another registry.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import sys
 import threading
 import weakref
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from . import _native
+
+if TYPE_CHECKING:
+    import importlib.abc
 
 __all__ = [
     "monitor_terminations",
@@ -155,13 +163,68 @@ def register_pool_collector(registry: Any = None) -> PoolCollector:
     return collector
 
 
-def _register_default() -> None:
-    try:
-        import prometheus_client  # noqa: F401
-    except ImportError:
-        return
+def _register_default_collectors() -> None:
     register_prometheus_collector()
     register_pool_collector()
+
+
+class _RegisterAfterImport:
+    """A finder placed first on ``sys.meta_path`` that lets
+    ``prometheus_client`` import as usual and then registers the default
+    collectors on its ``REGISTRY``.
+
+    Importing prometheus_client costs ~40 ms (its HTTP exposition pulls in
+    ``http.server``, ``email`` and ``ssl``): too much for every start of a
+    process that never serves metrics (``hyperlight-js run``, a pool
+    worker). The standard library has no post-import hook, and wrapt's
+    (which has one) would be a dependency for these lines."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "prometheus_client":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            # Duck-typed rather than an importlib.abc.Loader subclass:
+            # importlib.abc is one more import on every start.
+            spec.loader = cast("importlib.abc.Loader", _ThenRegister(spec.loader))
+        return spec
+
+
+class _ThenRegister:
+    """prometheus_client's own loader, which registers the collectors once
+    the package has run."""
+
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._loader.exec_module(module)
+        module.__loader__ = self._loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader
+        try:
+            _register_default_collectors()
+        except Exception:  # noqa: BLE001 - the host's import must not fail for our metrics
+            logging.getLogger("hyperlight_js").warning(
+                "could not register hyperlight-js's metrics on prometheus_client's REGISTRY", exc_info=True
+            )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
+def _register_default() -> None:
+    """The collectors go on prometheus_client's default registry: now if the
+    host imported it already, else when it first does (never, if it is not
+    installed)."""
+    if "prometheus_client" in sys.modules:
+        _register_default_collectors()
+    elif importlib.util.find_spec("prometheus_client") is not None:
+        sys.meta_path.insert(0, _RegisterAfterImport())
 
 
 _register_default()

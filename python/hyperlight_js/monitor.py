@@ -19,7 +19,6 @@ the kill itself still happens without the GIL.
 from __future__ import annotations
 
 import abc
-import asyncio
 import datetime
 from collections.abc import Awaitable
 from typing import Union
@@ -62,4 +61,6 @@ MonitorSpec = Union[Monitor, "tuple[MonitorSpec, ...]"]
 
 async def sleep(seconds: float) -> None:
     """Wait inside a Python monitor without blocking the monitor loop."""
+    import asyncio  # loaded by the monitor loop already; not at import (CLI start)
+
     await asyncio.sleep(seconds)

@@ -17,7 +17,6 @@ not restoring after each call. ``tenant=None`` is a tenant like any other.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import logging
@@ -271,6 +270,8 @@ class SandboxPool:
         monitors = [*_compose(wall_clock_timeout, cpu_timeout, monitor), cancelled_signal]
         got = await self._handout.take_async(self._timeout(checkout_timeout), self._affinity(tenant))
         abandoned = threading.Event()
+        import asyncio  # here, not at import: `import hyperlight_js` stays cheap (CLI start)
+
         loop = asyncio.get_running_loop()
 
         def run() -> Any:

@@ -11,8 +11,6 @@ Python, Ctrl-C on the main thread, logging, and asyncio.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import inspect
 import json
 import logging
@@ -22,7 +20,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from . import _native
 from ._bridge import RacedSpec
@@ -30,6 +28,10 @@ from ._loop import awaited_from, host_function_loop
 from .errors import ExecutionCancelled, InvalidEventError
 from .monitor import CpuTimeMonitor, MonitorSpec, Seconds, WallClockMonitor
 from .stats import ExecutionStats
+
+if TYPE_CHECKING:
+    import asyncio
+    import concurrent.futures
 
 __all__ = ["SandboxBuilder", "ProtoJSSandbox", "JSSandbox", "LoadedJSSandbox", "Script", "Snapshot", "InterruptHandle"]
 
@@ -323,6 +325,8 @@ async def _as_json(awaitable: Any) -> str | bytes:
 def _schedule(awaitable: Any) -> concurrent.futures.Future[str | bytes]:
     """Starts an async host function's awaitable on its loop; the native
     side waits for the future (or cancels it when the call is killed)."""
+    import asyncio  # here, not at import: `import hyperlight_js` stays cheap (CLI start)
+
     coroutine = _as_json(awaitable)
     try:
         return asyncio.run_coroutine_threadsafe(coroutine, host_function_loop())
@@ -427,6 +431,7 @@ class LoadedJSSandbox:
         cancelled = _native.MonitorSignal("task-cancelled")
         monitors = [*_compose(wall_clock_timeout, cpu_timeout, monitor), cancelled]
         abandoned = threading.Event()
+        import asyncio  # here, not at import: `import hyperlight_js` stays cheap (CLI start)
 
         loop = asyncio.get_running_loop()
 
