@@ -5,7 +5,27 @@
 # Windows, tested under Wine: scripts/windows.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Each stage's time, printed as it ends and again at the end (issue 14:
+# set-up time is a newcomer's first measurement of us).
+STAGES=()
+JOB_START=$SECONDS
+stage_start=$SECONDS
+stage() {   # stage NAME: closes the current stage under NAME
+    local took=$((SECONDS - stage_start))
+    STAGES+=("$(printf '%-44s %5ss' "$1" "$took")")
+    echo "test: stage '$1' took ${took}s"
+    stage_start=$SECONDS
+}
+summary() {
+    echo "test: stage times"
+    for line in "${STAGES[@]}"; do echo "  $line"; done
+    echo "  $(printf '%-44s %5ss' total $((SECONDS - JOB_START)))"
+}
+trap summary EXIT
+
 bash scripts/setup.sh
+stage "set-up (venv, guests, release wheel)"
 
 echo "== cargo fmt --check (rustfmt.toml: 120 columns)"
 cargo fmt --all -- --check
@@ -15,6 +35,8 @@ cargo fmt --all -- --check
 HYPERLIGHT_JS_RUNTIME_PATH=$(bash scripts/build-hyperlight-guest.sh)
 export HYPERLIGHT_JS_RUNTIME_PATH
 
+stage "cargo fmt + micro-VM guest"
+
 echo "== cargo clippy (every crate, target and feature; the lints are in Cargo.toml's [workspace.lints])"
 cargo clippy --quiet --all-targets --all-features -- -D warnings
 # What only one backend uses must not warn where that backend is not
@@ -23,27 +45,32 @@ for features in "" wasm hyperlight; do
     cargo clippy --quiet -p hyperlight-js-core --all-targets --features "$features" -- -D warnings
 done
 
-echo "== cargo test (core crate with the wasm backend: the conformance suite runs on in-process and wasm)"
-# The wasm guest is built by setup.sh, so its checks must run, not be ignored.
-# (Compiling the guest takes ~20 s of CPU in the test profile; it happens
-# before the backend probe's time limit starts, so a busy machine is slow,
-# not wrong.)
-HLJS_REQUIRE_BACKENDS=in-process,wasm cargo test --quiet -p hyperlight-js-core --features wasm
+stage "cargo clippy (4 feature sets)"
 
-echo "== cargo test (core crate with the micro-VM backend; its conformance trials show as ignored, with the probe's error, where no VM starts)"
-cargo test --quiet -p hyperlight-js-core --features hyperlight
+echo "== cargo test (core crate with every backend: the conformance suite runs on in-process and wasm; the micro-VM's trials show as ignored, with the probe's error, where no VM starts)"
+# One build with both backends: each backend alone is compiled (and
+# linted) by the clippy runs above, so a second test build would only
+# repeat minutes of compiling. The wasm guest is built by setup.sh, so its
+# checks must run, not be ignored. (Compiling the guest takes ~20 s of CPU
+# in the test profile; it happens before the backend probe's time limit
+# starts, so a busy machine is slow, not wrong.)
+HLJS_REQUIRE_BACKENDS=in-process,wasm cargo test --quiet -p hyperlight-js-core --features wasm,hyperlight
+stage "cargo test"
 
 echo "== mypy --strict"
 .venv/bin/mypy
 .venv/bin/mypy benches
+stage "mypy --strict"
 
 echo "== pytest"
 .venv/bin/python -m pytest tests -q
+stage "pytest"
 
 echo "== benchmarks against the peers, smoke mode (each once)"
 # The peers (mini-racer, quickjs, wasmtime-py, hyperlight-sandbox) come from PyPI.
 .venv/bin/python -m pip install --quiet -r requirements-bench.txt
 .venv/bin/python -m pytest benches -q --benchmark-disable -p no:cacheprovider
+stage "benchmarks, smoke mode"
 
 # The full Windows job (the win_amd64 wheel, its DLL imports, the cargo tests
 # and pytest in a Windows CPython under Wine) has not yet completed once on
@@ -57,3 +84,4 @@ else
     echo "== Windows type-check (cfg(windows) code is compiled here too; HLJS_WINDOWS_JOB=1 runs the full job under Wine)"
     bash scripts/check-windows.sh
 fi
+stage "Windows"
