@@ -197,3 +197,31 @@ fn snapshots_and_reloads_work_in_a_guest_started_from_the_start_image() {
     reloaded.restore(&snapshot).unwrap();
     assert_eq!(reloaded.handle_event("count", "null", None).unwrap(), "1");
 }
+
+#[test]
+fn sandboxes_started_on_many_threads_at_once_share_the_start_image_safely() {
+    if !wasm_runs_here() {
+        return;
+    }
+    let scratch = unique_scratch(5);
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            std::thread::spawn(move || {
+                (0..4)
+                    .map(|_| {
+                        let builder = common::backends::builder("wasm").with_guest_scratch_size(scratch).unwrap();
+                        let mut s = common::loaded_from(builder, PROBES);
+                        let builtins = s.handle_event("builtins", "null", None).unwrap();
+                        assert_eq!(builtins, "\"function function function function function\"");
+                        s.handle_event("random", "null", None).unwrap()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut draws: Vec<String> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let all = draws.len();
+    draws.sort();
+    draws.dedup();
+    assert_eq!(draws.len(), all, "two sandboxes drew the same first Math.random()");
+}

@@ -8,7 +8,7 @@ use wasmtime::{Store, Trap, UpdateDeadline, Val};
 use super::abi::{self, Exports, Status};
 use super::engine::{Shared, WASM_STACK};
 use super::limiter::HeapLimiter;
-use super::memory::{self, Region};
+use super::memory::{self, MemoryImage, Region};
 use super::outcome::{self, Finished};
 use super::start_image::{self, StartImage, StartKey};
 use super::state::GuestState;
@@ -75,8 +75,8 @@ impl Instance {
             Some(image) if instance.resume(&image)? => instance.restart_clock()?,
             _ => {
                 instance.start_cold(key, shadow_stack)?;
-                if start_image::enabled() {
-                    shared.start_images.keep(key, Arc::new(instance.start_image()?));
+                if let Some(image) = start_image::enabled().then(|| instance.start_image()).flatten() {
+                    shared.start_images.keep(key, Arc::new(image));
                 }
             }
         }
@@ -101,15 +101,19 @@ impl Instance {
     }
 
     /// The guest's state as it is now, for the next starts of its
-    /// configuration. Like a snapshot, it maps the image under this guest.
-    fn start_image(&mut self) -> Result<StartImage> {
-        let memory =
-            self.region.snapshot().map_err(|e| Error::Internal(format!("cannot keep the wasm start image: {e}")))?;
-        let stack_pointer = self
-            .stack_pointer()
-            .i32()
-            .ok_or_else(|| Error::Internal("the wasm guest's stack pointer is not an i32".into()))?;
-        Ok(StartImage { memory, stack_pointer })
+    /// configuration; `None` if the operating system will not hold it (the
+    /// next start is then cold too, as without images). The memory is
+    /// copied, not mapped under this guest, which keeps running as it is.
+    fn start_image(&mut self) -> Option<StartImage> {
+        let memory = match MemoryImage::write(self.exports.memory.data(&self.store)) {
+            Ok(memory) => Arc::new(memory),
+            Err(e) => {
+                tracing::debug!("the wasm start image cannot be kept: {e}");
+                return None;
+            }
+        };
+        let stack_pointer = self.stack_pointer().i32()?;
+        Some(StartImage { memory, stack_pointer })
     }
 
     /// Puts the fresh instance in the state of `image`, as a restore would;
