@@ -124,6 +124,48 @@ mod tests {
     }
 
     #[test]
+    fn the_first_start_of_a_configuration_keeps_its_image_and_the_next_starts_from_it() {
+        use std::collections::BTreeMap;
+
+        use super::super::backend::Wasm;
+        use super::super::engine;
+        use crate::interrupt::InterruptHandle;
+        use crate::spec::{GuestConfig, LoadSpec};
+
+        let shared = match engine::shared() {
+            Ok(shared) => shared,
+            Err(reason) => {
+                eprintln!("skipped: the wasm backend cannot run here: {reason}");
+                return;
+            }
+        };
+        if !enabled() {
+            eprintln!("skipped: {ENABLE_ENV}=0 turns start images off");
+            return;
+        }
+        // A scratch size nothing else in this binary uses.
+        let scratch = 123_457;
+        let spec = || {
+            Arc::new(LoadSpec {
+                guest: GuestConfig { heap_size: 16 << 20, stack_size: scratch, print: None },
+                host_modules: BTreeMap::new(),
+                handlers: BTreeMap::new(),
+                imported_sources: Default::default(),
+            })
+        };
+        let key = StartKey { shadow_quota: scratch as u32, print: false };
+        let interrupt = InterruptHandle::new();
+        assert!(shared.start_images.get(key).is_none());
+        let _first = Wasm::load(spec(), &interrupt).expect("the first guest starts");
+        let image = shared.start_images.get(key).expect("the first start kept its image");
+        let second = Wasm::load(spec(), &interrupt).expect("the second guest starts");
+        // A cold start would have kept an image of its own in its place.
+        let kept = shared.start_images.get(key).expect("the image is still kept");
+        assert!(Arc::ptr_eq(&kept, &image), "the second guest started cold");
+        assert_eq!(second.instance.region.size(), image.memory.len());
+    }
+
+    #[test]
     fn the_least_recently_used_image_goes_first() {
         let images = StartImages::default();
         for quota in 0..KEPT as u32 {
