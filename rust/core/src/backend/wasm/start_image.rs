@@ -28,9 +28,9 @@
 //! sandbox restored from one snapshot; it is never observable (maps keep
 //! insertion order).
 //!
-//! **Memory**: an image holds the guest's memory after start-up (a few MiB,
-//! its zero runs left as holes, the pages shared copy-on-write by every
-//! sandbox started from it). The scratch size makes the key open-ended, so
+//! **Memory**: an image holds the guest's memory after start-up (2.5 MiB,
+//! of which about 0.5 MiB is not zero: the zero runs are left as holes),
+//! its pages shared copy-on-write by every sandbox started from it. The scratch size makes the key open-ended, so
 //! at most [`KEPT`] images are kept, the least recently used dropped first;
 //! a process cycling through more configurations than that only pays the
 //! cold start, as before images. Sandboxes already started from a dropped
@@ -48,7 +48,7 @@ use super::memory::MemoryImage;
 
 /// Images kept per process. Most processes use one or two configurations
 /// (the default scratch size, with and without a print function); four
-/// covers those with room, at a few MiB each.
+/// covers those with room, at about 0.5 MiB of memory each.
 const KEPT: usize = 4;
 
 /// Set to `0` to start every guest cold (for comparing the two; the images
