@@ -767,6 +767,38 @@ EXPORT(hl_reseed) void hl_reseed(uint64_t seed) {
 static size_t collected_at;
 
 /*
+ * Makes `performance` count from now, as it does from JS_NewContext in a
+ * guest started cold. The host calls it when it starts a guest from the
+ * memory image of one that already ran hl_init and hl_setup (a start
+ * image, see start_image.rs), whose clock origin is the image's.
+ * `performance.timeOrigin` is a read-only data property, so it is set
+ * here, under the engine; nothing but the built-ins has run yet.
+ */
+EXPORT(hl_restart_clock) int32_t hl_restart_clock(void) {
+    if (!ctx)
+        return ST_BAD_ARGUMENT;
+    ctx->time_origin = js__now_ms();
+    JSValue performance = JS_GetPropertyStr(ctx, ctx->global_obj, "performance");
+    if (!JS_IsObject(performance)) {
+        if (JS_IsException(performance))
+            JS_FreeValue(ctx, JS_GetException(ctx));
+        return ST_BAD_ARGUMENT;
+    }
+    JSAtom name = JS_NewAtom(ctx, "timeOrigin");
+    JSProperty *pr;
+    JSShapeProperty *prs = name == JS_ATOM_NULL ? NULL : find_own_property(&pr, JS_VALUE_GET_OBJ(performance), name);
+    int32_t status = ST_BAD_ARGUMENT;
+    if (prs && (prs->flags & JS_PROP_TMASK) == JS_PROP_NORMAL) {
+        JS_FreeValue(ctx, pr->u.value);
+        pr->u.value = js_float64(ctx->time_origin);
+        status = ST_OK;
+    }
+    JS_FreeAtom(ctx, name);
+    JS_FreeValue(ctx, performance);
+    return status;
+}
+
+/*
  * Compiles and evaluates handler module `name` (`source` already ends with
  * the handler export, and is NUL-terminated), driving top-level await to its
  * end. On success the handler is number `handler_count - 1`.

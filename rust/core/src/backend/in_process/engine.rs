@@ -7,6 +7,7 @@ use rquickjs::function::Rest;
 use rquickjs::promise::PromiseState;
 use rquickjs::{qjs, Context, Ctx, Exception, Function, Module, Object, Persistent, Runtime, Value};
 
+use super::builtins_bytecode;
 use super::heap::{GuestHeap, HeapStats};
 use super::host_module::HostBindings;
 use super::loader::{ModuleLoader, ModuleResolver};
@@ -134,7 +135,7 @@ impl Engine {
             let runs = Runs { errors: &errors, heap: &heap, heap_limit };
             let _ = ctx.store_userdata(HostBindings { spec: spec.clone(), errors: errors.clone() });
             install_console(&ctx, &spec).map_err(|e| runs.fail(&ctx, e))?;
-            ctx.eval::<(), _>(builtins::SOURCE).map_err(|e| runs.fail(&ctx, e))
+            builtins_bytecode::evaluate(&ctx).map_err(|e| runs.fail(&ctx, e))
         });
         engine.runtime.set_max_stack_size(stack_limit);
         installed?;

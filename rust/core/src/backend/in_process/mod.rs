@@ -9,6 +9,7 @@
 //! handler has run, so that is the only time this backend takes one; see
 //! [`InProcess::snapshot`].
 
+mod builtins_bytecode;
 mod engine;
 mod heap;
 mod host_module;

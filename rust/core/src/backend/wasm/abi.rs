@@ -111,6 +111,7 @@ pub(super) struct Exports {
     pub setup: TypedFunc<(u32, u32, u32), i32>,
     pub call: TypedFunc<(u32, u32, u32, i32, u32), i32>,
     pub reseed: TypedFunc<u64, ()>,
+    pub restart_clock: TypedFunc<(), i32>,
 }
 
 impl Exports {
@@ -134,6 +135,7 @@ impl Exports {
             setup: instance.get_typed_func(&mut store, "hl_setup")?,
             call: instance.get_typed_func(&mut store, "hl_call")?,
             reseed: instance.get_typed_func(&mut store, "hl_reseed")?,
+            restart_clock: instance.get_typed_func(&mut store, "hl_restart_clock")?,
         })
     }
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::{Config, Engine, ExternType, InstancePre, Linker, OptLevel, ProfilingStrategy};
 
 use super::memory::SnapshotMemories;
+use super::start_image::StartImages;
 use super::state::GuestState;
 use super::{imports, module_cache, wasi};
 
@@ -32,6 +33,9 @@ pub(super) struct Shared {
     /// Bytes of linear memory the guest starts with: its shadow stack and
     /// static data. The heap limit comes on top.
     pub initial_memory: usize,
+    /// The guest as it is after start-up, per configuration (see
+    /// [`super::start_image`]): they belong to this module.
+    pub start_images: StartImages,
 }
 
 /// The engine and compiled guest, built on first use; the error says why
@@ -84,5 +88,5 @@ fn build() -> Result<Shared, String> {
     wasi::define(&mut linker).map_err(|e| format!("cannot link the wasm guest: {e}"))?;
     let pre = linker.instantiate_pre(&module).map_err(|e| format!("cannot link the wasm guest: {e}"))?;
     let initial_memory = usize::try_from(initial_memory.saturating_mul(65536)).map_err(|e| e.to_string())?;
-    Ok(Shared { engine, pre, initial_memory })
+    Ok(Shared { engine, pre, initial_memory, start_images: StartImages::default() })
 }

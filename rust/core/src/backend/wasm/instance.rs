@@ -8,8 +8,9 @@ use wasmtime::{Store, Trap, UpdateDeadline, Val};
 use super::abi::{self, Exports, Status};
 use super::engine::{Shared, WASM_STACK};
 use super::limiter::HeapLimiter;
-use super::memory::{self, Region};
+use super::memory::{self, MemoryImage, Region};
 use super::outcome::{self, Finished};
+use super::start_image::{self, StartImage, StartKey};
 use super::state::GuestState;
 use crate::backend::builtins;
 use crate::backend::outcome::{call_result, Ending, Heap, Thrown};
@@ -62,27 +63,87 @@ impl Instance {
             .ok_or_else(|| Error::Internal("the wasm guest's memory was not created by this backend".into()))?;
         let exports = Exports::find(&instance, &mut store).map_err(|e| Error::Internal(e.to_string()))?;
         store.data_mut().memory = Some(exports.memory);
-        exports.initialize.call(&mut store, ()).map_err(|e| trapped(&store, e))?;
-        let output = exports.output.call(&mut store, ()).map_err(|e| trapped(&store, e))?;
         // The scratch size bounds both of the guest's stacks (see
         // `stack_position` in guest.c), each capped by what it really has.
         // With --stack-first the shadow stack is [0, initial stack pointer).
         let shadow_stack = exports.stack_pointer.get(&mut store).i32().unwrap_or(0).max(0) as usize;
-        let shadow_quota = quota(requested_stack, shadow_stack);
+        let key = StartKey { shadow_quota: quota(requested_stack, shadow_stack) as u32, print };
         store.data_mut().native_quota = quota(requested_stack, WASM_STACK);
+        let output = exports.output.call(&mut store, ()).map_err(|e| trapped(&store, e))?;
         let mut instance = Self { output, store, exports, region };
-        instance.enter();
-        let init = instance.exports.init.clone();
-        let status = init
-            .call(&mut instance.store, (shadow_quota as u32, i32::from(print)))
-            .map_err(|e| trapped(&instance.store, e))?;
-        let finished = instance.finish(status)?;
-        started(finished)?;
-        instance.setup(shadow_stack)?;
+        let image = if start_image::enabled() { shared.start_images.get(key) } else { None };
+        match image {
+            Some(image) if instance.resume(&image)? => instance.restart_clock()?,
+            _ => {
+                instance.start_cold(key, shadow_stack)?;
+                if let Some(image) = start_image::enabled().then(|| instance.start_image()).flatten() {
+                    shared.start_images.keep(key, Arc::new(image));
+                }
+            }
+        }
         // QuickJS seeds Math.random from the clock; two sandboxes started
-        // in the same microsecond would draw the same numbers.
+        // in the same microsecond (or from the same image) would draw the
+        // same numbers.
         instance.reseed(fresh_seed()?)?;
         Ok(instance)
+    }
+
+    /// Starts QuickJS in the fresh instance and runs the built-ins.
+    fn start_cold(&mut self, key: StartKey, shadow_stack: usize) -> Result<()> {
+        self.exports.initialize.call(&mut self.store, ()).map_err(|e| trapped(&self.store, e))?;
+        self.enter();
+        let init = self.exports.init.clone();
+        let status = init
+            .call(&mut self.store, (key.shadow_quota, i32::from(key.print)))
+            .map_err(|e| trapped(&self.store, e))?;
+        let finished = self.finish(status)?;
+        started(finished)?;
+        self.setup(shadow_stack)
+    }
+
+    /// The guest's state as it is now, for the next starts of its
+    /// configuration; `None` if the operating system will not hold it (the
+    /// next start is then cold too, as without images). The memory is
+    /// copied, not mapped under this guest, which keeps running as it is.
+    fn start_image(&mut self) -> Option<StartImage> {
+        let memory = match MemoryImage::write(self.exports.memory.data(&self.store)) {
+            Ok(memory) => Arc::new(memory),
+            Err(e) => {
+                tracing::debug!("the wasm start image cannot be kept: {e}");
+                return None;
+            }
+        };
+        let stack_pointer = self.stack_pointer().i32()?;
+        Some(StartImage { memory, stack_pointer })
+    }
+
+    /// Puts the fresh instance in the state of `image`, as a restore would;
+    /// `false` (nothing changed) when the heap limit does not allow the
+    /// image's memory, so that the cold start fails as it always did.
+    fn resume(&mut self, image: &StartImage) -> Result<bool> {
+        // The growth goes through the heap limiter, as the guest's own did
+        // when the image was made.
+        if self.grow_memory_to(image.memory.len()).is_err() {
+            self.state().limiter.take_refused();
+            return Ok(false);
+        }
+        self.region
+            .restore(&image.memory)
+            .map_err(|e| Error::Internal(format!("cannot start the wasm guest from its start image: {e}")))?;
+        self.set_stack_pointer(Val::I32(image.stack_pointer))?;
+        Ok(true)
+    }
+
+    /// Gives `performance` the clock origin a cold start would have.
+    fn restart_clock(&mut self) -> Result<()> {
+        self.enter();
+        let status = self.exports.restart_clock.call(&mut self.store, ()).map_err(|e| trapped(&self.store, e))?;
+        if Status::from_code(status)? != Status::Ok {
+            return Err(Error::Internal(format!(
+                "the wasm guest started from its start image cannot restart its clock ({status})"
+            )));
+        }
+        Ok(())
     }
 
     /// Evaluates the built-in environment (`builtins.js`), shared with the

@@ -23,8 +23,10 @@
 //!   load again.
 //! - **Cost**: the module is compiled once per machine and kept in the
 //!   user's cache directory ([`module_cache`]), loaded once per process
-//!   ([`engine`]); a sandbox instantiates it and starts QuickJS in about a
-//!   millisecond.
+//!   ([`engine`]); the first sandbox of a configuration starts QuickJS and
+//!   runs the built-ins (milliseconds) and leaves its memory as a start
+//!   image ([`start_image`]); the others instantiate the module and map that
+//!   image, in tens of microseconds.
 //!
 //! The guest is built by build.rs from QuickJS's C sources and
 //! `rust/core/guest/wasm/guest.c`; without clang and wasi-libc the crate still builds and
@@ -44,6 +46,7 @@ mod modules;
 mod outcome;
 mod saved;
 mod sizes;
+mod start_image;
 mod state;
 mod wasi;
 
