@@ -21,8 +21,11 @@ SCRIPT = textwrap.dedent(
             return None  # thread names are read from Linux's /proc
         names = []
         for tid in os.listdir("/proc/self/task"):
-            with open(f"/proc/self/task/{tid}/comm") as f:
-                names.append(f.read().strip())
+            try:
+                with open(f"/proc/self/task/{tid}/comm") as f:
+                    names.append(f.read().strip())
+            except FileNotFoundError:
+                pass  # a thread that ended after the listing (not a monitor thread: those live on)
         return sum(1 for n in names if n == "hl-monitor")
 
     sandbox = SandboxBuilder().with_backend(sys.argv[1]).build().load_runtime()
