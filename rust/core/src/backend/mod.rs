@@ -26,8 +26,8 @@ pub use registry::{find, registry, Descriptor, Isolation, SizeFloors, Unavailabl
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::error::Result;
 use crate::collection::Collection;
+use crate::error::Result;
 use crate::payload::Payload;
 
 /// A backend's own snapshot data; only the backend that made it reads it.
