@@ -16,7 +16,9 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -r requirements-dev.txt
+# Only what building needs: the demo stops here, and the test tools
+# (requirements-dev.txt, ray's ~70 MB among them) are scripts/test.sh's.
+.venv/bin/python -m pip install --quiet -r requirements-build.txt
 # The wasm backend's guest (QuickJS for wasm32-wasi) is compiled by the core
 # crate's build script with Debian's clang and wasi-libc. Without them the
 # wheel still builds and that backend reports itself unavailable, so this

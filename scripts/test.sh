@@ -25,7 +25,8 @@ summary() {
 trap summary EXIT
 
 bash scripts/setup.sh
-stage "set-up (venv, guests, release wheel)"
+.venv/bin/python -m pip install --quiet -r requirements-dev.txt
+stage "set-up (venv, guests, release wheel, test tools)"
 
 echo "== cargo fmt --check (rustfmt.toml: 120 columns)"
 cargo fmt --all -- --check
