@@ -151,13 +151,17 @@ PYD_DIR=$WORK/pyd
 rm -rf "$PYD_DIR" && mkdir -p "$PYD_DIR"
 unzip -q -o "$WHEEL" 'hyperlight_js/_native*.pyd' -d "$PYD_DIR"
 PYD=$(ls "$PYD_DIR"/hyperlight_js/_native*.pyd)
-mapfile -t IMPORTS < <(x86_64-w64-mingw32-objdump -p "$PYD" | sed -n 's/^\s*DLL Name: //p' | tr 'A-Z' 'a-z' | sort -u)
+# Read once into a file: the headers run to megabytes, and `objdump | grep
+# -q` under pipefail fails when grep stops reading early (SIGPIPE).
+PYD_HEADERS=$WORK/pyd-headers.txt
+x86_64-w64-mingw32-objdump -p "$PYD" >"$PYD_HEADERS"
+mapfile -t IMPORTS < <(sed -n 's/^\s*DLL Name: //p' "$PYD_HEADERS" | tr 'A-Z' 'a-z' | sort -u)
 SYSTEM_DLLS='^(python3|kernel32|ntdll|advapi32|bcrypt|bcryptprimitives|ws2_32|userenv|msvcrt|ucrtbase|ole32|oleaut32|shell32|user32|secur32|crypt32|dbghelp|synchronization|iphlpapi|psapi|api-ms-win-[a-z0-9-]+)\.dll$'
 bad=()
 for dll in "${IMPORTS[@]}"; do
     [[ $dll =~ $SYSTEM_DLLS ]] || bad+=("$dll")
 done
-x86_64-w64-mingw32-objdump -p "$PYD" | grep -q 'PyInit__native' || { log "the .pyd exports no PyInit__native"; exit 1; }
+grep -q 'PyInit__native' "$PYD_HEADERS" || { log "the .pyd exports no PyInit__native"; exit 1; }
 log "wheel $(basename "$WHEEL"): $(du -k "$WHEEL" | cut -f1) KiB; .pyd imports: ${IMPORTS[*]}"
 if [ ${#bad[@]} -gt 0 ]; then
     log "the .pyd imports DLLs a Windows machine may not have: ${bad[*]}"
