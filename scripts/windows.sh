@@ -156,7 +156,9 @@ PYD=$(ls "$PYD_DIR"/hyperlight_js/_native*.pyd)
 PYD_HEADERS=$WORK/pyd-headers.txt
 x86_64-w64-mingw32-objdump -p "$PYD" >"$PYD_HEADERS"
 mapfile -t IMPORTS < <(sed -n 's/^\s*DLL Name: //p' "$PYD_HEADERS" | tr 'A-Z' 'a-z' | sort -u)
-SYSTEM_DLLS='^(python3|kernel32|ntdll|advapi32|bcrypt|bcryptprimitives|ws2_32|userenv|msvcrt|ucrtbase|ole32|oleaut32|shell32|user32|secur32|crypt32|dbghelp|synchronization|iphlpapi|psapi|api-ms-win-[a-z0-9-]+)\.dll$'
+# combase: COM's base DLL (Windows 8 and later); the user cache directory's
+# lookup (SHGetKnownFolderPath) frees its string with its CoTaskMemFree.
+SYSTEM_DLLS='^(python3|kernel32|ntdll|advapi32|bcrypt|bcryptprimitives|ws2_32|userenv|msvcrt|ucrtbase|combase|ole32|oleaut32|shell32|user32|secur32|crypt32|dbghelp|synchronization|iphlpapi|psapi|api-ms-win-[a-z0-9-]+)\.dll$'
 bad=()
 for dll in "${IMPORTS[@]}"; do
     [[ $dll =~ $SYSTEM_DLLS ]] || bad+=("$dll")
