@@ -101,9 +101,18 @@ fn open_without_blocking(path: &Path) -> Result<File, ReadError> {
 
 /// Windows has no FIFOs in the file system; named pipes live under
 /// `\\.\pipe\`, which is never inside an import root.
+///
+/// Opening a directory there fails (access denied) rather than giving a
+/// handle whose metadata says so: a directory is still "not a regular file".
 #[cfg(not(unix))]
 fn open_without_blocking(path: &Path) -> Result<File, ReadError> {
-    Ok(OpenOptions::new().read(true).open(path)?)
+    OpenOptions::new().read(true).open(path).map_err(|e| {
+        if std::fs::metadata(path).is_ok_and(|meta| !meta.is_file()) {
+            ReadError::NotRegularFile
+        } else {
+            e.into()
+        }
+    })
 }
 
 /// The source of the import at canonical `path`: from `cache`, or read now

@@ -2930,6 +2930,16 @@ void JS_SetContextOpaque(JSContext *ctx, void *opaque)
     ctx->user_opaque = opaque;
 }
 
+/* hyperlight-js: Math.random's state from the embedder's randomness. A new
+   context seeds it from the clock, so two contexts made within one tick of
+   a coarse clock (Windows) draw the same numbers, and anyone who knows
+   when a sandbox started can predict them. A zero state is refused, as in
+   JS_NewContext. */
+void JS_SetRandomState(JSContext *ctx, uint64_t state)
+{
+    ctx->random_state = state ? state : 1;
+}
+
 /* set the new value and free the old value after (freeing the value
    can reallocate the object data) */
 static inline void set_value(JSContext *ctx, JSValue *pval, JSValue new_val)

@@ -11,6 +11,7 @@ use super::builtins_bytecode;
 use super::heap::{GuestHeap, HeapStats};
 use super::host_module::HostBindings;
 use super::loader::{ModuleLoader, ModuleResolver};
+use super::random;
 use super::sizes::MIN_SCRATCH_SIZE;
 use super::values::{display, thrown};
 use crate::backend::builtins;
@@ -132,6 +133,7 @@ impl Engine {
         // what the thread really has left still caps it.
         engine.runtime.set_max_stack_size(engine_stack(builtins::SETUP_STACK.max(stack_limit), MIN_SCRATCH_SIZE)?);
         let installed = engine.context.with(|ctx| -> Result<()> {
+            random::reseed(&ctx)?;
             let runs = Runs { errors: &errors, heap: &heap, heap_limit };
             let _ = ctx.store_userdata(HostBindings { spec: spec.clone(), errors: errors.clone() });
             install_console(&ctx, &spec).map_err(|e| runs.fail(&ctx, e))?;

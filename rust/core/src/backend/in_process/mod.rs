@@ -14,6 +14,7 @@ mod engine;
 mod heap;
 mod host_module;
 mod loader;
+mod random;
 mod sizes;
 mod values;
 
