@@ -73,16 +73,6 @@ echo "== benchmarks against the peers, smoke mode (each once)"
 .venv/bin/python -m pytest benches -q --benchmark-disable -p no:cacheprovider
 stage "benchmarks, smoke mode"
 
-# The full Windows job (the win_amd64 wheel, its DLL imports, the cargo tests
-# and pytest in a Windows CPython under Wine) has not yet completed once on
-# the merged tree and takes over 20 minutes cold on 2 cores, so it runs on
-# request (HLJS_WINDOWS_JOB=1) until it is proven and cached; by default the
-# Windows code is type-checked, as before.
-if [ "${HLJS_WINDOWS_JOB:-0}" = "1" ]; then
-    echo "== Windows: the win_amd64 wheel, its DLL imports, the cargo tests and pytest in a Windows CPython under Wine"
-    bash scripts/windows.sh
-else
-    echo "== Windows type-check (cfg(windows) code is compiled here too; HLJS_WINDOWS_JOB=1 runs the full job under Wine)"
-    bash scripts/check-windows.sh
-fi
+echo "== Windows: the win_amd64 wheel, its DLL imports, the cargo tests and pytest in a Windows CPython under Wine"
+bash scripts/windows.sh
 stage "Windows"

@@ -17,8 +17,7 @@
 #   Debian's rustc-web/cargo-web 1.96 and the sources of that release
 #   (rust-web-src); QuickJS's C sources and the link use mingw-w64.
 # - The test binaries (with the micro-VM backend, so it is compiled and
-#   linked for Windows, which type-checks everything scripts/check-windows.sh
-#   used to) and the wheel (without the micro-VM backend: see below) share
+#   linked for Windows: the type-check of the Windows code) and the wheel (without the micro-VM backend: see below) share
 #   one profile, windows-tests (release without LTO: seven thin-LTO links
 #   of wasmtime cost more than they save), and one target directory, so the
 #   dependency graph is compiled once. Both are cached; the wheel is keyed
