@@ -115,6 +115,7 @@ def test_an_empty_handler_name_is_a_value_error_everywhere(builder: SandboxBuild
     assert loaded.call_handler("h") == 1
 
 
+BUSY_100_MS = "function handler() { const end = Date.now() + 100; while (Date.now() < end) {} }"
 BUSY = (
     "function handler(e) { if (e && e.fail) throw new Error('no'); "
     "let x = 0; for (let i = 0; i < 200000; i++) x += i; return x > 0 }"
@@ -140,8 +141,12 @@ def test_unmonitored_calls_have_wall_clock_stats_and_cpu_time_on_request(
     assert stats is not None
     assert stats.wall_clock > 0 and stats.cpu_time is None and stats.terminated_by is None
 
-    measured = load(builder.with_cpu_time_stats(True), h=BUSY)
+    measured = load(builder.with_cpu_time_stats(True), h=BUSY, busy_100ms=BUSY_100_MS)
     assert measured.call_handler("h") is True
+    stats = measured.last_call_stats()
+    assert stats is not None and stats.cpu_time is not None
+    # Long enough for a thread CPU clock that ticks in 15.6 ms steps (Windows).
+    measured.call_handler("busy_100ms")
     stats = measured.last_call_stats()
     assert stats is not None and stats.cpu_time is not None
     assert 0 < stats.cpu_time

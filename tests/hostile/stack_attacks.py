@@ -156,7 +156,8 @@ def attack(name: str, backend: str) -> tuple[Any, int]:
             sandbox.add_handler("h", RECURSIVE)
             return sandbox.get_loaded_sandbox().call_handler("h")
 
-        return on_thread(256 * MiB, huge), 1
+        # Windows' CPython refuses thread stacks of 256 MiB and more.
+        return on_thread(128 * MiB if sys.platform == "win32" else 256 * MiB, huge), 1
     if name == "deep-host-argument":
         # 900 levels: under Python's recursion limit, so the decoder really
         # recurses that deep on what is left of the stack.

@@ -81,22 +81,23 @@ mod tests {
     }
 
     /// Uses the stack until at most `until` bytes are left, then asks for
-    /// an engine stack there.
-    fn engine_stack_with_little_left(until: usize) -> Result<usize, Error> {
+    /// `requested` (at least `minimum`) there. (Growing a stack to an exact
+    /// size is not enough: Windows rounds a new stack up.)
+    fn engine_stack_with_little_left(until: usize, requested: usize, minimum: usize) -> Result<usize, Error> {
         let frame = std::hint::black_box([0u8; 1024]);
         if stacker::remaining_stack().is_some_and(|left| left <= until) {
-            return engine_stack(64 * KIB, 48 * KIB);
+            return engine_stack(requested, minimum);
         }
-        let outcome = engine_stack_with_little_left(until);
+        let outcome = engine_stack_with_little_left(until, requested, minimum);
         std::hint::black_box(&frame);
         outcome
     }
 
     #[test]
     fn too_little_left_is_a_guest_error_before_entering() {
-        // The stack is used up to the reserve and a little more, rather
-        // than grown to that size: Windows rounds a new stack up.
-        let outcome = stacker::grow(RESERVE + 256 * KIB, || engine_stack_with_little_left(RESERVE + 32 * KIB));
+        let outcome = stacker::grow(RESERVE + 256 * KIB, || {
+            engine_stack_with_little_left(RESERVE + 32 * KIB, 64 * KIB, 48 * KIB)
+        });
         match outcome {
             Err(Error::Guest(failure)) => assert!(failure.message.starts_with("RangeError: Maximum call stack")),
             other => panic!("expected a guest error, got {other:?}"),
@@ -105,7 +106,10 @@ mod tests {
 
     #[test]
     fn what_is_left_is_used_when_the_request_is_larger() {
-        let limit = stacker::grow(RESERVE + 512 * KIB, || engine_stack(1024 * KIB, 16 * KIB)).unwrap();
+        let limit = stacker::grow(RESERVE + 1024 * KIB, || {
+            engine_stack_with_little_left(RESERVE + 512 * KIB, 1024 * KIB, 16 * KIB)
+        })
+        .unwrap();
         assert!((16 * KIB..512 * KIB).contains(&limit), "{limit}");
     }
 }
