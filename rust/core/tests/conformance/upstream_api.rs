@@ -91,8 +91,10 @@ fn there_are_no_call_stats_before_a_call_or_after_a_refused_one(backend: &str) {
 /// Unmonitored calls have their wall-clock time, and their CPU time when
 /// the sandbox was built to measure it; a call that threw has stats too.
 fn every_call_that_ran_has_stats(backend: &str) {
+    // 50 ms of CPU: several ticks of a thread CPU clock that counts in
+    // 15.6 ms steps (Windows), so the time read is never zero.
     const BUSY: &str = "function handler(e) { if (e.fail) throw new Error('no'); \
-                        let x = 0; for (let i = 0; i < 200000; i++) x += i; return x > 0 }";
+                        const end = Date.now() + 50; while (Date.now() < end) {} return true }";
     let mut plain = loaded(backend, &[("h", BUSY)]);
     plain.handle_event("h", "{}", None).unwrap();
     let stats = plain.last_call_stats().unwrap().clone();
