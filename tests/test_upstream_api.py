@@ -115,7 +115,7 @@ def test_an_empty_handler_name_is_a_value_error_everywhere(builder: SandboxBuild
     assert loaded.call_handler("h") == 1
 
 
-BUSY_100_MS = "function handler() { const end = Date.now() + 100; while (Date.now() < end) {} }"
+BUSY_100_MS = "function handler() { const end = Date.now() + 100; while (Date.now() < end) {} return true }"
 BUSY = (
     "function handler(e) { if (e && e.fail) throw new Error('no'); "
     "let x = 0; for (let i = 0; i < 200000; i++) x += i; return x > 0 }"
