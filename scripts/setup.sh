@@ -5,6 +5,8 @@
 # Idempotent: a second run reuses the venv and cargo's cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+STAGE_PREFIX=setup
+source scripts/lib/stages.sh
 
 for tool in cargo python3; do
     if ! command -v "$tool" >/dev/null; then
@@ -19,6 +21,7 @@ fi
 # Only what building needs: the demo stops here, and the test tools
 # (requirements-dev.txt, ray's ~70 MB among them) are scripts/test.sh's.
 .venv/bin/python -m pip install --quiet -r requirements-build.txt
+stage "venv + build tools"
 # The wasm backend's guest (QuickJS for wasm32-wasi) is compiled by the core
 # crate's build script with Debian's clang and wasi-libc. Without them the
 # wheel still builds and that backend reports itself unavailable, so this
@@ -37,10 +40,12 @@ if [ ${#missing[@]} -gt 0 ]; then
         echo "setup: no apt-get; the wasm backend needs ${missing[*]} (or HYPERLIGHT_JS_WASM_CC and HYPERLIGHT_JS_WASI_SYSROOT)" >&2
     fi
 fi
+stage "wasm guest's compiler (apt, when missing)"
 # The micro-VM backend's guest is built first; hyperlight-js's build script
 # then embeds it (HYPERLIGHT_JS_RUNTIME_PATH) in the wheel.
 HYPERLIGHT_JS_RUNTIME_PATH=$(bash scripts/build-hyperlight-guest.sh)
 export HYPERLIGHT_JS_RUNTIME_PATH
+stage "micro-VM guest"
 # The release wheel is built once per source tree: the demo and the test
 # command both call this script, and a second `maturin build` of the same
 # tree costs minutes on two cores. The key covers every file the wheel is
@@ -65,3 +70,5 @@ else
 fi
 .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheel"
 echo "setup: installed $(basename "$wheel")"
+stage "release wheel (built or reused) + install"
+stage_summary

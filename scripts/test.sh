@@ -6,23 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Each stage's time, printed as it ends and again at the end (issue 14:
-# set-up time is a newcomer's first measurement of us).
-STAGES=()
-JOB_START=$SECONDS
-stage_start=$SECONDS
-stage() {   # stage NAME: closes the current stage under NAME
-    local took=$((SECONDS - stage_start))
-    STAGES+=("$(printf '%-44s %5ss' "$1" "$took")")
-    echo "test: stage '$1' took ${took}s"
-    stage_start=$SECONDS
-}
-summary() {
-    echo "test: stage times"
-    for line in "${STAGES[@]}"; do echo "  $line"; done
-    echo "  $(printf '%-44s %5ss' total $((SECONDS - JOB_START)))"
-}
-trap summary EXIT
+# Each stage's time, printed as it ends and again at the end.
+STAGE_PREFIX=test
+source scripts/lib/stages.sh
+trap stage_summary EXIT
 
 bash scripts/setup.sh
 .venv/bin/python -m pip install --quiet -r requirements-dev.txt

@@ -42,15 +42,8 @@ OUT=$ROOT/dist/windows
 FEATURES=wasm,hyperlight
 
 log() { echo "windows: $*"; }
-STAGES=()
-JOB_START=$SECONDS
-stage_start=$SECONDS
-stage() {   # stage NAME: closes the current stage under NAME
-    local took=$((SECONDS - stage_start))
-    STAGES+=("$(printf '%-34s %4ss' "$1" "$took")")
-    log "stage '$1' took ${took}s"
-    stage_start=$SECONDS
-}
+STAGE_PREFIX=windows
+source scripts/lib/stages.sh
 
 # --- packages -------------------------------------------------------------
 PKGS=(rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine64 unzip)
@@ -290,8 +283,7 @@ PYTEST_COUNTS=$(grep -E '^=*.*(passed|failed).* in [0-9.]+s' "$PYTEST_LOG" | tai
 stage "test: pytest under Wine"
 
 log "summary ($(basename "$WHEEL"))"
-for line in "${STAGES[@]}"; do echo "  $line"; done
-echo "  $(printf '%-34s %4ss' total $((SECONDS - JOB_START)))"
+stage_summary
 echo "  cargo tests under Wine: $CARGO_COUNTS"
 echo "  pytest under Wine:      $PYTEST_COUNTS"
 if [ "$cargo_failed" -ne 0 ] || [ "$pytest_status" -ne 0 ]; then
