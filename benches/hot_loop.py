@@ -4,7 +4,7 @@ benchmarks themselves interleave too much to profile):
     perf record -g -- .venv/bin/python benches/hot_loop.py round-trip 300000
     .venv/bin/py-spy record --native -o profile.svg -- .venv/bin/python benches/hot_loop.py round-trip 300000
 
-Cases: ``round-trip`` (no-op ``handle_event``, default GC), ``round-trip-no-gc``
+Cases: ``round-trip`` (no-op ``handle_event``, ``gc=True``: a full collection every call), ``round-trip-no-gc``
 (``gc=False``), ``monitored-no-gc`` (the same under ``(WallClockMonitor(5),
 CpuTimeMonitor(5))``, which never fire), ``work`` (the parallelism
 benchmark's ~50 µs handler), ``builtins-no-gc`` (array and string built-ins
