@@ -24,8 +24,10 @@ SCRIPT = textwrap.dedent(
             try:
                 with open(f"/proc/self/task/{tid}/comm") as f:
                     names.append(f.read().strip())
-            except FileNotFoundError:
-                pass  # a thread that ended after the listing (not a monitor thread: those live on)
+            except (FileNotFoundError, ProcessLookupError):
+                # A thread that ended after the listing (never a monitor thread: those live on).
+                # Linux answers ENOENT or ESRCH depending on how far the exit had got.
+                pass
         return sum(1 for n in names if n == "hl-monitor")
 
     sandbox = SandboxBuilder().with_backend(sys.argv[1]).build().load_runtime()
