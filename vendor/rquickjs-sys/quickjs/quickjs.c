@@ -553,7 +553,11 @@ enum {
 
 /* must be large enough to have a negligible runtime cost and small
    enough to call the interrupt callback often. */
+/* hyperlight-js: overridable, for an embedder whose callback is cheap
+   enough to be called more often (a kill then lands sooner). */
+#ifndef JS_INTERRUPT_COUNTER_INIT
 #define JS_INTERRUPT_COUNTER_INIT 10000
+#endif
 
 struct JSContext {
     JSGCObjectHeader header; /* must come first */
