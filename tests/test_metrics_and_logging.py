@@ -27,6 +27,51 @@ def test_the_winner_is_named_in_the_exception_the_metric_and_the_log(load: LoadF
     assert all(r.levelno == logging.WARNING for r in records)
 
 
+class _Collect(logging.Handler):
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_the_termination_record_is_made_only_for_a_handler_that_takes_it(
+    load: LoadFn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No record is made when only NullHandlers (or handlers above WARNING)
+    would see it: it is on the caller's path between the kill and the
+    exception. Any real handler still gets it."""
+    logger = logging.getLogger("hyperlight_js.monitor")
+    monkeypatch.setattr(logger, "propagate", False)  # pytest's own handlers sit on the root
+    made: list[str] = []
+    make_record = logger.makeRecord
+
+    def counting(*args: object, **kwargs: object) -> logging.LogRecord:
+        made.append("record")
+        return make_record(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(logger, "makeRecord", counting)
+    loaded = load(spin=SPIN)
+    snapshot = loaded.snapshot()
+
+    def kill() -> None:
+        with pytest.raises(ExecutionCancelled):
+            loaded.handle_event_with_monitor("spin", "{}", WallClockMonitor(0.02))
+        loaded.restore(snapshot)
+
+    loud = _Collect(logging.ERROR)
+    monkeypatch.setattr(logger, "handlers", [logging.NullHandler(), loud])
+    kill()
+    assert made == [] and loud.records == []
+    heard = _Collect(logging.WARNING)
+    logger.handlers.append(heard)
+    kill()
+    assert made == ["record"]
+    assert [getattr(r, "triggered_by") for r in heard.records] == ["wall-clock"]
+    assert loud.records == []
+
+
 def test_a_handler_that_finishes_is_not_counted(load: LoadFn) -> None:
     loaded = load(h="function handler() { return 1 }")
     before = metrics.monitor_terminations()
