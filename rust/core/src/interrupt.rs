@@ -122,6 +122,7 @@ impl CallState {
             }
             match self.word.compare_exchange_weak(word, word | KILLED, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
+                    crate::make_way::kill_landed();
                     let hook = self.kill_hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
                     if let Some(hook) = hook {
                         hook();

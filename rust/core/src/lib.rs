@@ -18,6 +18,7 @@ mod error;
 mod host_call;
 mod host_wait;
 mod interrupt;
+mod make_way;
 pub mod monitor;
 mod payload;
 pub mod sandbox;

@@ -94,7 +94,14 @@ impl Engine {
             .map_err(|e| Error::Internal(format!("cannot create a QuickJS runtime: {e}")))?;
         runtime.set_max_stack_size(stack_limit);
         let state = interrupt.state.clone();
-        runtime.set_interrupt_handler(Some(Box::new(move || state.should_stop())));
+        let mut courtesy = crate::make_way::Courtesy::new();
+        runtime.set_interrupt_handler(Some(Box::new(move || {
+            if state.should_stop() {
+                return true;
+            }
+            courtesy.check();
+            false
+        })));
         let mut roots = HashMap::new();
         for (name, script) in &spec.handlers {
             if let Some(root) = &script.root {

@@ -52,9 +52,14 @@ impl Instance {
         store.limiter(|state| &mut state.limiter);
         // Every kill bumps the engine's epoch, which stops every running
         // guest here; only the one whose own call was killed traps, the
-        // others carry on to the next epoch.
+        // others step aside once (`make_way.rs` says why) and carry on to
+        // the next epoch.
         store.epoch_deadline_callback(move |_| {
-            Ok(if calls.should_stop() { UpdateDeadline::Interrupt } else { UpdateDeadline::Continue(1) })
+            if calls.should_stop() {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            crate::make_way::step_aside();
+            Ok(UpdateDeadline::Continue(1))
         });
         store.set_epoch_deadline(1);
         memory::take_created();
