@@ -350,8 +350,85 @@ def test_ctrl_c_on_the_main_thread_cancels_the_awaited_coroutine(backend: str) -
     assert lines[0].startswith("KeyboardInterrupt after "), done.stdout
     assert float(lines[0].split()[-1]) < PROMPTLY
     assert lines[2] == "poisoned True"
-    if lines[1] != "cancelled True":
-        # Seen in about one run in three on a loaded 2-core machine: the call
-        # ends and KeyboardInterrupt is raised, but the coroutine is not
-        # cancelled (monitors and kill() always cancel it; see their tests).
-        pytest.xfail("known race: a Ctrl-C during an await does not always cancel the coroutine")
+    assert lines[1] == "cancelled True", done.stdout
+
+
+def _interrupting_once(loop: asyncio.AbstractEventLoop, before: Callable[[], object]) -> Callable[..., Any]:
+    """A ``call_soon_threadsafe`` whose first call queues the callback, runs
+    ``before`` and raises KeyboardInterrupt: what a Ctrl-C does when it lands
+    while the real one writes to the loop's self-pipe (the GIL is released
+    there, and the loop may run the callback meanwhile)."""
+    real = loop.call_soon_threadsafe
+    interrupted: list[bool] = []
+
+    def call_soon_threadsafe(callback: Callable[..., object], *args: Any, **kwargs: Any) -> asyncio.Handle:
+        handle = real(callback, *args, **kwargs)
+        if not interrupted:
+            interrupted.append(True)
+            before()
+            raise KeyboardInterrupt
+        return handle
+
+    return call_soon_threadsafe
+
+
+@pytest.mark.parametrize("coroutine_started", [True, False], ids=["started", "not-yet-started"])
+def test_a_keyboard_interrupt_while_scheduling_still_cancels_the_coroutine(
+    coroutine_started: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Ctrl-C race above, made deterministic: the future the native side
+    would have waited on never reaches it, yet the coroutine is cancelled,
+    whether it had started or not."""
+    from hyperlight_js import sandbox as sandbox_module
+    from hyperlight_js._loop import host_function_loop
+
+    loop = host_function_loop()
+    started, cancelled, gate = threading.Event(), threading.Event(), threading.Event()
+
+    async def wait() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    def hold_the_loop() -> None:
+        gate.wait(5)
+
+    if not coroutine_started:
+        loop.call_soon_threadsafe(hold_the_loop)  # the loop cannot start it before the interrupt
+    before = (lambda: started.wait(5)) if coroutine_started else (lambda: None)
+    monkeypatch.setattr(loop, "call_soon_threadsafe", _interrupting_once(loop, before))
+    with pytest.raises(KeyboardInterrupt):
+        sandbox_module._schedule(wait())
+    gate.set()
+    if coroutine_started:
+        assert cancelled.wait(5), "the running coroutine was not cancelled"
+    else:
+        time.sleep(0.2)  # the loop runs the queued start, which must not start it
+        assert not started.is_set(), "a coroutine whose future was cancelled still started"
+
+
+def test_a_host_coroutine_that_cannot_be_scheduled_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop that refuses the work (closed, say) leaves nothing behind that
+    warns it was never awaited."""
+    import gc
+    import warnings
+
+    from hyperlight_js import sandbox as sandbox_module
+    from hyperlight_js._loop import host_function_loop
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("Event loop is closed")
+
+    async def never() -> None:
+        raise AssertionError("ran")
+
+    monkeypatch.setattr(host_function_loop(), "call_soon_threadsafe", refuse)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(RuntimeError, match="closed"):
+            sandbox_module._schedule(never())
+        gc.collect()
+    assert not [w for w in caught if "never awaited" in str(w.message)]

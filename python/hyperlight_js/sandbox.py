@@ -345,18 +345,68 @@ async def _as_json(awaitable: Any) -> str | bytes:
 
 def _schedule(awaitable: Any) -> concurrent.futures.Future[str | bytes]:
     """Starts an async host function's awaitable on its loop; the native
-    side waits for the future (or cancels it when the call is killed)."""
-    import asyncio  # here, not at import: `import hyperlight_js` stays cheap (CLI start)
+    side waits for the future (or cancels it when the call is killed).
 
+    ``asyncio.run_coroutine_threadsafe`` would do this, but it creates the
+    future inside: a Ctrl-C's KeyboardInterrupt is raised as its
+    ``call_soon_threadsafe`` returns (writing to the loop's self-pipe
+    releases the GIL, and the loop may start the coroutine meanwhile), and
+    the future was lost with the coroutine running on (seen in 7 of 80
+    Ctrl-Cs on a loaded machine). Owning the future, we cancel it then,
+    which stops the coroutine whether or not it has started. The chaining
+    is ``run_coroutine_threadsafe``'s: the future stays pending until the
+    task is done, so it can be cancelled until then."""
+    import asyncio  # here, not at import: `import hyperlight_js` stays cheap (CLI start)
+    import concurrent.futures
+
+    loop = host_function_loop()
     coroutine = _as_json(awaitable)
+    future: concurrent.futures.Future[str | bytes] = concurrent.futures.Future()
+    # Whoever takes it owns the coroutine: `start` runs it, or the caller,
+    # giving up, closes it (when `start` was never queued, say on a closed
+    # loop, nothing else would).
+    claim = threading.Lock()
+
+    def start() -> None:
+        if not claim.acquire(blocking=False):
+            return
+        if future.cancelled():
+            _close_unstarted(coroutine, awaitable)
+            return
+        task = loop.create_task(coroutine)
+        task.add_done_callback(lambda done: _settle(future, done))
+        future.add_done_callback(lambda ended: ended.cancelled() and loop.call_soon_threadsafe(task.cancel))
+
     try:
-        return asyncio.run_coroutine_threadsafe(coroutine, host_function_loop())
+        loop.call_soon_threadsafe(start)
     except BaseException:
-        # Never started: close both so neither warns it was never awaited.
-        coroutine.close()
-        if inspect.iscoroutine(awaitable):
-            awaitable.close()
+        # Whether or not `start` is queued or running, a cancelled future
+        # stops the coroutine.
+        future.cancel()
+        if claim.acquire(blocking=False):
+            _close_unstarted(coroutine, awaitable)
         raise
+    return future
+
+
+def _close_unstarted(coroutine: Any, awaitable: Any) -> None:
+    """Closes a host coroutine that never ran, so neither it nor the
+    awaitable it wraps warns that it was never awaited."""
+    coroutine.close()
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()
+
+
+def _settle(future: concurrent.futures.Future[str | bytes], task: asyncio.Future[str | bytes]) -> None:
+    """Passes a host task's outcome to the future the native side waits on."""
+    if task.cancelled():
+        future.cancel()
+    elif future.set_running_or_notify_cancel():
+        error = task.exception()
+        if error is None:
+            future.set_result(task.result())
+        else:
+            future.set_exception(error)
 
 
 def _discard_outcome(future: asyncio.Future[Any]) -> None:

