@@ -161,12 +161,12 @@ fn awaited(py: Python<'_>, future: &Bound<'_, PyAny>, escape: &HostEscape) -> Re
 /// `KeyboardInterrupt` would be raised by the first Python code that runs:
 /// inside `cancel()`, it could land after the future is marked cancelled
 /// but before its callback has passed the cancellation on to the
-/// coroutine's loop, leaving the coroutine running (seen in 7 of 80 Ctrl-Cs
-/// on a loaded machine), and a second `cancel()` finds the future cancelled
-/// already. So pending signal handlers run first, here; what they raise is
-/// kept to be re-raised once the call is over (as for a host function that
-/// raised it). A Ctrl-C arriving during `cancel()` itself is caught the same
-/// way, and the cancel tried again.
+/// coroutine's loop, leaving the coroutine running, and a second `cancel()`
+/// finds the future cancelled already. So pending signal handlers run
+/// first, here; what they raise is kept to be re-raised once the call is
+/// over (as for a host function that raised it). A Ctrl-C arriving during
+/// `cancel()` itself is caught the same way, and the cancel tried again.
+/// (The race seen in tests was elsewhere, in `_schedule`, which says so.)
 fn cancel(py: Python<'_>, future: &Bound<'_, PyAny>, escape: &HostEscape) {
     if let Err(err) = py.check_signals() {
         if err.is_instance_of::<PyException>(py) {
